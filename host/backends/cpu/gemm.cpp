@@ -1,0 +1,573 @@
+// Tandem CPU SGEMM: BLIS-style packed GEMM with an AVX-512 micro-kernel.
+// See gemm.hpp for why this exists. Written from scratch for Tandem.
+//
+// Structure (per macro-tile of C handled by one oneTBB task):
+//   for jc in N step NC:                       B block (KC x NC) lives in L2
+//     for pc in K step KC:
+//       pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide k-major micro-panels
+//       for ic in M step MC:
+//         pack op(A)[ic:ic+mc, pc:pc+kc] into MR-tall k-major micro-panels
+//         for ir in mc step MR:                A micro-panel (MR x KC) lives in L1
+//           for jr in nc step NR:              B micro-panels stream from L2
+//             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= alpha * Apanel * Bpanel
+//
+// The micro-kernel keeps an MR x NR tile of C in zmm registers (MR rows x NV
+// vectors of 16 floats) and, per k, loads NV vectors of B and broadcasts MR
+// elements of A (embedded-broadcast FMAs).
+//
+// Determinism: KC blocking depends only on K, never on the thread count or on
+// the macro-tile partition, and every lane of the micro-kernel performs the
+// same sequence of operations for its element whether the tile is full or an
+// edge tile. Hence each C element is computed by the identical sequence of
+// fp32 operations regardless of how M/N are split across threads.
+
+#include "backends/cpu/gemm.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include <immintrin.h>
+
+#include <Eigen/Core>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/blocked_range2d.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#define TANDEM_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+
+namespace tandem::cpu {
+namespace {
+
+using i64 = std::int64_t;
+
+// ---------------------------------------------------------------------------
+// Blocking parameters (Zen 4: 32 KiB L1d, 1 MiB L2 per core, 32 MiB L3).
+// ---------------------------------------------------------------------------
+#ifndef TANDEM_GEMM_MR
+#define TANDEM_GEMM_MR 14
+#endif
+#ifndef TANDEM_GEMM_NV
+#define TANDEM_GEMM_NV 2
+#endif
+#ifndef TANDEM_GEMM_KC
+#define TANDEM_GEMM_KC 256
+#endif
+#ifndef TANDEM_GEMM_MC
+#define TANDEM_GEMM_MC 140
+#endif
+#ifndef TANDEM_GEMM_NC
+#define TANDEM_GEMM_NC 512
+#endif
+
+constexpr int kMR = TANDEM_GEMM_MR;          // rows of the register tile
+constexpr int kNV = TANDEM_GEMM_NV;          // zmm vectors per tile row
+constexpr int kNR = 16 * kNV;                // columns of the register tile
+constexpr i64 kKCMax = TANDEM_GEMM_KC;       // max depth of a packed block
+constexpr i64 kMC = TANDEM_GEMM_MC;          // rows of a packed A block (multiple of MR)
+constexpr i64 kNCMax = TANDEM_GEMM_NC;       // cols of a packed B block (multiple of NR)
+static_assert(kMR >= 1 && kMR <= 16, "A packing transposes 16-row groups");
+static_assert(kMR * kNV + kNV <= 32, "register tile must fit in 32 zmm registers");
+static_assert(kMC % kMR == 0 && kNCMax % kNR == 0, "blocks must be whole micro-panels");
+
+constexpr std::size_t kAlign = 64;
+
+inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+inline i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+// Depth of each K block: split K into ceil(K / KCmax) nearly equal blocks so
+// that there is no tiny tail block. Depends on K only (determinism).
+inline i64 k_block(i64 K) {
+  const i64 nblocks = ceil_div(K, kKCMax);
+  return round_up(ceil_div(K, nblocks), 8);
+}
+
+// ---------------------------------------------------------------------------
+// Thread-local, 64-byte aligned, grow-only packing buffers.
+// ---------------------------------------------------------------------------
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { release(); }
+
+  float* get(std::size_t count) {
+    if (count > capacity_) {
+      release();
+      // Grow geometrically so alternating shapes do not reallocate each call.
+      const std::size_t want = std::max(count, capacity_ + capacity_ / 2);
+      data_ = static_cast<float*>(::operator new(want * sizeof(float), std::align_val_t{kAlign}));
+      capacity_ = want;
+    }
+    return data_;
+  }
+
+ private:
+  void release() {
+    if (data_ != nullptr) {
+      ::operator delete(data_, std::align_val_t{kAlign});
+      data_ = nullptr;
+      capacity_ = 0;
+    }
+  }
+  float* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+struct PackBuffers {
+  AlignedBuffer a;
+  AlignedBuffer b;
+};
+
+PackBuffers& thread_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+// ---------------------------------------------------------------------------
+// AVX-512 code.
+// ---------------------------------------------------------------------------
+
+TANDEM_AVX512_TARGET inline __mmask16 tail_mask(i64 n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// In-register transpose of a 16x16 block: on return r[j][i] = old r[i][j].
+TANDEM_AVX512_TARGET inline void transpose16(__m512 r[16]) {
+  __m512 a[16];
+  for (int i = 0; i < 16; i += 2) {
+    a[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    a[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // b[4g + c], lane L = rows 4g..4g+3 of column 4L + c.
+  __m512 b[16];
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a0 = _mm512_castps_pd(a[4 * g + 0]);
+    const __m512d a1 = _mm512_castps_pd(a[4 * g + 1]);
+    const __m512d a2 = _mm512_castps_pd(a[4 * g + 2]);
+    const __m512d a3 = _mm512_castps_pd(a[4 * g + 3]);
+    b[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+    b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+    b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+    b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 u0 = _mm512_shuffle_f32x4(b[c], b[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 u1 = _mm512_shuffle_f32x4(b[c], b[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 u2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 u3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    r[c] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[8 + c] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
+    r[4 + c] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + c] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// Reads a rows x cols (<= 16 x 16) block whose row r starts at src + r*ld,
+// transposes it and writes column c (cols entries... i.e. `rows` values) to
+// dst + c*dst_stride with lane mask `store_mask`. Missing rows/cols read as 0.
+TANDEM_AVX512_TARGET inline void transpose_block(const float* src, i64 ld, i64 rows, i64 cols,
+                                                 float* dst, i64 dst_stride, __mmask16 store_mask,
+                                                 bool aligned_full) {
+  __m512 r[16];
+  const __mmask16 cm = tail_mask(cols);
+  for (int i = 0; i < 16; ++i) {
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
+  }
+  transpose16(r);
+  if (aligned_full) {
+    for (int c = 0; c < 16; ++c) {
+      if (c < cols) _mm512_store_ps(dst + c * dst_stride, r[c]);
+    }
+  } else {
+    for (int c = 0; c < 16; ++c) {
+      if (c < cols) _mm512_mask_storeu_ps(dst + c * dst_stride, store_mask, r[c]);
+    }
+  }
+}
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/MR) micro-panels, each kc x MR
+// (k-major), rows beyond mc zero-filled.
+TANDEM_AVX512_TARGET void pack_a(bool trans_a, const float* A, i64 lda, i64 i0, i64 mc, i64 p0,
+                                 i64 kc, float* dst) {
+  const __mmask16 mr_mask = tail_mask(kMR);
+  for (i64 ir = 0; ir < mc; ir += kMR) {
+    const i64 mr = std::min<i64>(kMR, mc - ir);
+    float* panel = dst + ir * kc;
+    if (trans_a) {
+      // op(A)[i][k] = A[k*lda + i]: each k is a contiguous run of mr floats.
+      const __mmask16 lm = tail_mask(mr);
+      const float* src = A + p0 * lda + (i0 + ir);
+      for (i64 k = 0; k < kc; ++k) {
+        const __m512 v = _mm512_maskz_loadu_ps(lm, src + k * lda);
+        _mm512_mask_storeu_ps(panel + k * kMR, mr_mask, v);
+      }
+    } else {
+      // op(A)[i][k] = A[i*lda + k]: transpose 16-wide k chunks of mr rows.
+      const float* src = A + (i0 + ir) * lda + p0;
+      for (i64 k = 0; k < kc; k += 16) {
+        transpose_block(src + k, lda, mr, std::min<i64>(16, kc - k), panel + k * kMR, kMR, mr_mask,
+                        false);
+      }
+    }
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/NR) micro-panels, each kc x NR
+// (k-major), columns beyond nc zero-filled.
+TANDEM_AVX512_TARGET void pack_b(bool trans_b, const float* B, i64 ldb, i64 p0, i64 kc, i64 j0,
+                                 i64 nc, float* dst) {
+  for (i64 jr = 0; jr < nc; jr += kNR) {
+    const i64 nr = std::min<i64>(kNR, nc - jr);
+    float* panel = dst + jr * kc;
+    if (!trans_b) {
+      // op(B)[k][j] = B[k*ldb + j]: contiguous rows of nr floats.
+      const float* src = B + p0 * ldb + (j0 + jr);
+      if (nr == kNR) {
+        for (i64 k = 0; k < kc; ++k) {
+          for (int v = 0; v < kNV; ++v) {
+            _mm512_store_ps(panel + k * kNR + 16 * v, _mm512_loadu_ps(src + k * ldb + 16 * v));
+          }
+        }
+      } else {
+        for (i64 k = 0; k < kc; ++k) {
+          for (int v = 0; v < kNV; ++v) {
+            const __mmask16 m = tail_mask(std::max<i64>(0, nr - 16 * v));
+            _mm512_store_ps(panel + k * kNR + 16 * v,
+                            _mm512_maskz_loadu_ps(m, src + k * ldb + 16 * v));
+          }
+        }
+      }
+    } else {
+      // op(B)[k][j] = B[j*ldb + k]: transpose 16x16 blocks (16 columns j x 16 k).
+      for (int v = 0; v < kNV; ++v) {
+        const i64 rows = std::max<i64>(0, std::min<i64>(16, nr - 16 * v));
+        const float* src = B + (j0 + jr + 16 * v) * ldb + p0;
+        for (i64 k = 0; k < kc; k += 16) {
+          transpose_block(src + k, ldb, rows, std::min<i64>(16, kc - k),
+                          panel + k * kNR + 16 * v, kNR, 0, true);
+        }
+      }
+    }
+  }
+}
+
+// How the micro-kernel combines its accumulator with C.
+enum class Update { kOverwrite, kAccumulate, kScale };  // alpha*acc | +C | +beta*C
+
+template <Update U>
+TANDEM_AVX512_TARGET inline __m512 combine(__m512 acc, __m512 valpha, __m512 vbeta, __m512 c) {
+  if constexpr (U == Update::kOverwrite) {
+    (void)vbeta;
+    (void)c;
+    return _mm512_mul_ps(valpha, acc);
+  } else if constexpr (U == Update::kAccumulate) {
+    (void)vbeta;
+    return _mm512_fmadd_ps(valpha, acc, c);
+  } else {
+    return _mm512_fmadd_ps(valpha, acc, _mm512_mul_ps(vbeta, c));
+  }
+}
+
+template <Update U>
+TANDEM_AVX512_TARGET inline void store_tile(__m512 (&acc)[kMR][kNV], float* c, i64 ldc,
+                                            float alpha, float beta, i64 m, i64 n) {
+  const __m512 valpha = _mm512_set1_ps(alpha);
+  const __m512 vbeta = _mm512_set1_ps(beta);
+  if (m == kMR && n == kNR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) {
+        float* p = c + i * ldc + 16 * v;
+        const __m512 old = U == Update::kOverwrite ? _mm512_setzero_ps() : _mm512_loadu_ps(p);
+        _mm512_storeu_ps(p, combine<U>(acc[i][v], valpha, vbeta, old));
+      }
+    }
+  } else {
+    __mmask16 masks[kNV];
+    for (int v = 0; v < kNV; ++v) masks[v] = tail_mask(std::max<i64>(0, n - 16 * v));
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= m) break;
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) {
+        float* p = c + i * ldc + 16 * v;
+        const __m512 old =
+            U == Update::kOverwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(masks[v], p);
+        _mm512_mask_storeu_ps(p, masks[v], combine<U>(acc[i][v], valpha, vbeta, old));
+      }
+    }
+  }
+}
+
+// C[0:m, 0:n] (op)= alpha * sum_k a[k*MR + i] * b[k*NR + j].
+TANDEM_AVX512_TARGET void micro_kernel(i64 kc, const float* __restrict a,
+                                       const float* __restrict b, float* c, i64 ldc, float alpha,
+                                       float beta, Update mode, i64 m, i64 n) {
+  __m512 acc[kMR][kNV];
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 4
+  for (i64 k = 0; k < kc; ++k) {
+    __m512 bv[kNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  switch (mode) {
+    case Update::kOverwrite:
+      store_tile<Update::kOverwrite>(acc, c, ldc, alpha, beta, m, n);
+      break;
+    case Update::kAccumulate:
+      store_tile<Update::kAccumulate>(acc, c, ldc, alpha, beta, m, n);
+      break;
+    case Update::kScale:
+      store_tile<Update::kScale>(acc, c, ldc, alpha, beta, m, n);
+      break;
+  }
+}
+
+struct GemmArgs {
+  bool trans_a;
+  bool trans_b;
+  i64 M, N, K;
+  float alpha;
+  const float* A;
+  i64 lda;
+  const float* B;
+  i64 ldb;
+  float beta;
+  float* C;
+  i64 ldc;
+  i64 kc_block;  // depth of K blocks (from k_block(K))
+};
+
+// Computes the C macro-tile rows [m0, m1) x cols [n0, n1).
+TANDEM_AVX512_TARGET void compute_tile(const GemmArgs& g, i64 m0, i64 m1, i64 n0, i64 n1) {
+  PackBuffers& bufs = thread_buffers();
+  const i64 kcb = g.kc_block;
+  const i64 nc_cap = std::min<i64>(kNCMax, round_up(n1 - n0, kNR));
+  const i64 mc_cap = std::min<i64>(kMC, round_up(m1 - m0, kMR));
+  float* bpack = bufs.b.get(static_cast<std::size_t>(kcb * nc_cap));
+  float* apack = bufs.a.get(static_cast<std::size_t>(kcb * mc_cap));
+
+  for (i64 jc = n0; jc < n1; jc += kNCMax) {
+    const i64 nc = std::min<i64>(kNCMax, n1 - jc);
+    for (i64 pc = 0; pc < g.K; pc += kcb) {
+      const i64 kc = std::min<i64>(kcb, g.K - pc);
+      Update mode = Update::kAccumulate;
+      if (pc == 0) {
+        if (g.beta == 0.0f) {
+          mode = Update::kOverwrite;
+        } else if (g.beta != 1.0f) {
+          mode = Update::kScale;
+        }
+      }
+      pack_b(g.trans_b, g.B, g.ldb, pc, kc, jc, nc, bpack);
+      for (i64 ic = m0; ic < m1; ic += kMC) {
+        const i64 mc = std::min<i64>(kMC, m1 - ic);
+        pack_a(g.trans_a, g.A, g.lda, ic, mc, pc, kc, apack);
+        for (i64 ir = 0; ir < mc; ir += kMR) {
+          const float* ap = apack + ir * kc;
+          float* crow = g.C + (ic + ir) * g.ldc + jc;
+          const i64 mr = std::min<i64>(kMR, mc - ir);
+          for (i64 jr = 0; jr < nc; jr += kNR) {
+            micro_kernel(kc, ap, bpack + jr * kc, crow + jr, g.ldc, g.alpha, g.beta, mode, mr,
+                         std::min<i64>(kNR, nc - jr));
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Threading: split C into a gm x gn grid of macro-tiles (multiples of MR/NR).
+// ---------------------------------------------------------------------------
+struct Grid {
+  i64 gm = 1, gn = 1;  // number of tiles along M / N
+  i64 tm = 0, tn = 0;  // tile extent along M / N
+};
+
+int max_threads() {
+  const auto limit = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  const int arena = tbb::this_task_arena::max_concurrency();
+  return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(limit, static_cast<std::size_t>(std::max(arena, 1)))));
+}
+
+Grid choose_grid(i64 M, i64 N, i64 K, int threads) {
+  Grid best;
+  best.tm = round_up(M, kMR);
+  best.tn = round_up(N, kNR);
+  // Below ~2 MFLOP the fork/join cost is not worth it.
+  if (threads <= 1 || 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 2.0e6) {
+    return best;
+  }
+  const i64 mpan = ceil_div(M, kMR);
+  const i64 npan = ceil_div(N, kNR);
+  double best_cost = -1.0;
+  const i64 max_tiles = 4 * static_cast<i64>(threads);
+  for (i64 gm = 1; gm <= std::min(mpan, max_tiles); ++gm) {
+    for (i64 gn = 1; gn <= std::min(npan, max_tiles / gm); ++gn) {
+      const i64 tm = ceil_div(mpan, gm) * kMR;
+      const i64 tn = ceil_div(npan, gn) * kNR;
+      const i64 real_gm = ceil_div(M, tm);
+      const i64 real_gn = ceil_div(N, tn);
+      if (real_gm != gm || real_gn != gn) continue;
+      const i64 tiles = gm * gn;
+      const i64 waves = ceil_div(tiles, threads);
+      // Cost in "cycles": one zmm FMA = 16 multiply-adds per cycle; packing an
+      // element costs about one cycle (B once per tile, A once per NC chunk).
+      const double compute = static_cast<double>(tm) * static_cast<double>(tn) * static_cast<double>(K) / 16.0;
+      const double pack = static_cast<double>(K) *
+                          (static_cast<double>(tn) + static_cast<double>(tm) * static_cast<double>(ceil_div(tn, kNCMax)));
+      const double cost = static_cast<double>(waves) * (compute + pack);
+      if (best_cost < 0.0 || cost < best_cost * 0.999) {
+        best_cost = cost;
+        best.gm = gm;
+        best.gn = gn;
+        best.tm = tm;
+        best.tn = tn;
+      }
+    }
+  }
+  return best;
+}
+
+void sgemm_avx512(const GemmArgs& g) {
+  const Grid grid = choose_grid(g.M, g.N, g.K, max_threads());
+  const i64 tiles = grid.gm * grid.gn;
+  auto run = [&g, &grid](i64 t) {
+    const i64 bi = t / grid.gn;
+    const i64 bj = t % grid.gn;
+    const i64 m0 = bi * grid.tm;
+    const i64 n0 = bj * grid.tn;
+    compute_tile(g, m0, std::min(g.M, m0 + grid.tm), n0, std::min(g.N, n0 + grid.tn));
+  };
+  if (tiles == 1) {
+    run(0);
+    return;
+  }
+  tbb::parallel_for(
+      tbb::blocked_range<i64>(0, tiles, 1),
+      [&run](const tbb::blocked_range<i64>& r) {
+        for (i64 t = r.begin(); t != r.end(); ++t) run(t);
+      },
+      tbb::simple_partitioner());
+}
+
+// ---------------------------------------------------------------------------
+// Eigen fallback (CPUs without AVX-512).
+// ---------------------------------------------------------------------------
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using MutMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+void sgemm_eigen_rows(const GemmArgs& g, i64 m0, i64 m1) {
+  const i64 rows = m1 - m0;
+  MutMap c(g.C + m0 * g.ldc, rows, g.N, Eigen::OuterStride<>(g.ldc));
+  auto body = [&](const auto& opa) {
+    auto compute = [&](const auto& opb) {
+      if (g.beta == 0.0f) {
+        c.noalias() = g.alpha * (opa * opb);
+      } else {
+        if (g.beta != 1.0f) c *= g.beta;
+        c.noalias() += g.alpha * (opa * opb);
+      }
+    };
+    if (g.trans_b) {
+      ConstMap b(g.B, g.N, g.K, Eigen::OuterStride<>(g.ldb));
+      compute(b.transpose());
+    } else {
+      ConstMap b(g.B, g.K, g.N, Eigen::OuterStride<>(g.ldb));
+      compute(b);
+    }
+  };
+  if (g.trans_a) {
+    ConstMap a(g.A + m0, g.K, rows, Eigen::OuterStride<>(g.lda));
+    body(a.transpose());
+  } else {
+    ConstMap a(g.A + m0 * g.lda, rows, g.K, Eigen::OuterStride<>(g.lda));
+    body(a);
+  }
+}
+
+void sgemm_eigen(const GemmArgs& g) {
+  // Fixed row chunks, independent of the thread count, so results do not
+  // depend on how many threads run them.
+  constexpr i64 kRowChunk = 128;
+  const i64 chunks = ceil_div(g.M, kRowChunk);
+  if (chunks <= 1 || 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K) < 2.0e6) {
+    // Still chunked identically so the result matches the parallel path.
+    for (i64 t = 0; t < chunks; ++t) {
+      sgemm_eigen_rows(g, t * kRowChunk, std::min(g.M, (t + 1) * kRowChunk));
+    }
+    return;
+  }
+  tbb::parallel_for(
+      tbb::blocked_range<i64>(0, chunks, 1),
+      [&g](const tbb::blocked_range<i64>& r) {
+        for (i64 t = r.begin(); t != r.end(); ++t) {
+          sgemm_eigen_rows(g, t * kRowChunk, std::min(g.M, (t + 1) * kRowChunk));
+        }
+      },
+      tbb::simple_partitioner());
+}
+
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+
+// C = beta * C (beta == 0 writes zeros without reading C).
+void scale_c(i64 M, i64 N, float beta, float* C, i64 ldc) {
+  if (beta == 1.0f) return;
+  for (i64 i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + N, 0.0f);
+    } else {
+      for (i64 j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
+           const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C,
+           std::int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  GemmArgs g{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, k_block(K)};
+  if (cpu_has_avx512()) {
+    sgemm_avx512(g);
+  } else {
+    sgemm_eigen(g);
+  }
+}
+
+}  // namespace tandem::cpu

@@ -1,0 +1,34 @@
+#pragma once
+// How the CPU backend splits work over oneTBB. Chunks are fixed by the problem size, never
+// by the number of threads or by work stealing, so every reduction adds its partial sums
+// in the same order and results are bitwise identical from run to run.
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace tandem::cpu {
+
+// Calls body(begin, end) over [0, n) in chunks of at least @p grain items, in parallel.
+template <class Body> void parallel_for(std::int64_t n, std::int64_t grain, Body&& body) {
+  if (n <= 0) return;
+  grain = std::max<std::int64_t>(grain, 1);
+  if (n <= grain) {
+    body(std::int64_t{0}, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
+                    [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); },
+                    tbb::simple_partitioner());
+}
+
+// Grain for element-wise loops: big enough that a task amortises its scheduling cost.
+inline constexpr std::int64_t kElementGrain = 1 << 15;
+
+// Grain in rows for row-wise ops of width @p cols (about kElementGrain elements a task).
+inline std::int64_t row_grain(std::int64_t cols) { return std::max<std::int64_t>(1, kElementGrain / std::max<std::int64_t>(cols, 1)); }
+
+}  // namespace tandem::cpu

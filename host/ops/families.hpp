@@ -1,0 +1,15 @@
+#pragma once
+// Every op family's descriptor: validation (shape inference), cost, and reference.
+#include "ops/attention.hpp"
+#include "ops/bias.hpp"
+#include "ops/cross_entropy.hpp"
+#include "ops/dropout.hpp"
+#include "ops/embedding.hpp"
+#include "ops/gelu.hpp"
+#include "ops/layernorm.hpp"
+#include "ops/lora.hpp"
+#include "ops/matmul.hpp"
+#include "ops/optimizer.hpp"
+#include "ops/pooling.hpp"
+#include "ops/residual.hpp"
+#include "ops/softmax.hpp"

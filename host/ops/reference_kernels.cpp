@@ -1,0 +1,10 @@
+#include "ops/reference_kernels.hpp"
+
+namespace tandem {
+
+OpKernels& reference_kernels() {
+  static ReferenceKernels kernels;
+  return kernels;
+}
+
+}  // namespace tandem
