@@ -14,6 +14,9 @@ endfunction()
 # tandem_target_native(<target>): vector ISA of the build machine, for the CPU math.
 function(tandem_target_native target)
   if(TANDEM_NATIVE AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(${target} PRIVATE -march=native)
+    # GCC 12 reports its own AVX-512 intrinsics headers (the `__m512 __Y = __Y;` idiom used
+    # by Eigen's packet transposes) as maybe-uninitialized: a known false positive.
+    target_compile_options(${target} PRIVATE -march=native
+                           $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
   endif()
 endfunction()

@@ -139,11 +139,15 @@ TANDEM_AVX512_TARGET inline __mmask16 tail_mask(i64 n) {
 }
 
 // In-register transpose of a 16x16 block: on return r[j][i] = old r[i][j].
+// (maskz forms with an all-ones mask compile to the plain instructions and
+// avoid GCC 12's spurious -Wmaybe-uninitialized from _mm512_undefined_ps.)
 TANDEM_AVX512_TARGET inline void transpose16(__m512 r[16]) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  constexpr __mmask8 kAll8 = 0xFF;
   __m512 a[16];
   for (int i = 0; i < 16; i += 2) {
-    a[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    a[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    a[i] = _mm512_maskz_unpacklo_ps(kAll, r[i], r[i + 1]);
+    a[i + 1] = _mm512_maskz_unpackhi_ps(kAll, r[i], r[i + 1]);
   }
   // b[4g + c], lane L = rows 4g..4g+3 of column 4L + c.
   __m512 b[16];
@@ -152,20 +156,20 @@ TANDEM_AVX512_TARGET inline void transpose16(__m512 r[16]) {
     const __m512d a1 = _mm512_castps_pd(a[4 * g + 1]);
     const __m512d a2 = _mm512_castps_pd(a[4 * g + 2]);
     const __m512d a3 = _mm512_castps_pd(a[4 * g + 3]);
-    b[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
-    b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
-    b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
-    b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    b[4 * g + 0] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, a0, a2));
+    b[4 * g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, a0, a2));
+    b[4 * g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, a1, a3));
+    b[4 * g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, a1, a3));
   }
   for (int c = 0; c < 4; ++c) {
-    const __m512 u0 = _mm512_shuffle_f32x4(b[c], b[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 u1 = _mm512_shuffle_f32x4(b[c], b[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
-    const __m512 u2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 u3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
-    r[c] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
-    r[8 + c] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
-    r[4 + c] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
-    r[12 + c] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 u0 = _mm512_maskz_shuffle_f32x4(kAll, b[c], b[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 u1 = _mm512_maskz_shuffle_f32x4(kAll, b[c], b[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 u2 = _mm512_maskz_shuffle_f32x4(kAll, b[8 + c], b[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 u3 = _mm512_maskz_shuffle_f32x4(kAll, b[8 + c], b[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    r[c] = _mm512_maskz_shuffle_f32x4(kAll, u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[8 + c] = _mm512_maskz_shuffle_f32x4(kAll, u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
+    r[4 + c] = _mm512_maskz_shuffle_f32x4(kAll, u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + c] = _mm512_maskz_shuffle_f32x4(kAll, u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
   }
 }
 
@@ -533,6 +537,9 @@ void sgemm_eigen(const GemmArgs& g) {
 
 bool cpu_has_avx512() {
   static const bool has = [] {
+#ifdef TANDEM_GEMM_DISABLE_AVX512  // testing hook: force the Eigen path
+    return false;
+#endif
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
   }();
