@@ -10,8 +10,10 @@
 //   AdamW/reference         the double-precision reference at 4M parameters, for contrast.
 //
 // Buffers are allocated and first-touched (in parallel) before the timed loop, so page
-// faults are not measured. At exit a summary prints the medians and AdamW's fraction of
-// the copy bandwidth (the target is >= 60%).
+// faults are not measured. At exit a summary prints, per benchmark, the median bytes/s over
+// every timed run (the repetitions and Google Benchmark's shorter trial runs) and AdamW's
+// fraction of the copy bandwidth (the target is >= 60%). The machine may be shared: run
+// with --benchmark_enable_random_interleaving=true so that load hits all kernels alike.
 
 #include <benchmark/benchmark.h>
 #include <tbb/blocked_range.h>

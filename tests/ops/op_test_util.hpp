@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -133,6 +134,31 @@ inline double weighted_sum(const std::vector<double>& y, const std::vector<doubl
   double s = 0;
   for (std::size_t i = 0; i < y.size(); ++i) s += y[i] * w[i];
   return s;
+}
+
+// The message of the tandem::Error that @p f throws, or "no error".
+template <class F> std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// Expects @p f to throw a tandem::Error whose message contains @p needle.
+template <class F> void expect_error(F&& f, const std::string& needle) {
+  const std::string msg = error_of(f);
+  EXPECT_NE(msg, "no error") << "expected an error containing: " << needle;
+  EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+}
+
+// Expects @p f to throw a tandem::Error whose message is exactly @p text.
+template <class F> void expect_error_text(F&& f, const std::string& text) { EXPECT_EQ(error_of(f), text); }
+
+// Same shape and the same bytes.
+inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
 }
 
 // The backend under test against the reference.

@@ -130,28 +130,6 @@ void expect_masked_exactly(const AttnCase& c, const Tensor& probs, const Tensor&
   }
 }
 
-template <class F> void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error, expected one containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
-template <class F> void expect_error_text(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "no error, expected: " << text;
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), text.c_str());
-  }
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
-}
-
 // ---------------------------------------------------------------------------------------
 
 // Worked by hand: one query q = 1 against keys 0 and ln 3 (scale 1): weights 1/4, 3/4;

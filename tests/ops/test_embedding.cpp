@@ -12,19 +12,6 @@ namespace tandem::test {
 namespace {
 
 // The message of the tandem::Error that f throws, or "no error".
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
-}
-
 struct Case {
   std::int64_t B, T, V, C, P;
 };

@@ -113,24 +113,6 @@ void check_matmul_backward(const MatMulCase& c, const MatMulArgs& args, std::uin
   EXPECT_TRUE(da.guards_intact() && db.guards_intact()) << c.str();
 }
 
-template <class F> void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error, expected one containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
-template <class F> void expect_error_text(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "no error, expected: " << text;
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), text.c_str());
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // matmul
 // ---------------------------------------------------------------------------------------

@@ -49,19 +49,6 @@ std::int64_t count_kept(const Tensor& targets, std::int32_t ignore) {
   return c;
 }
 
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.nbytes() == b.nbytes() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
-}
-
 TEST(CrossEntropy, MatchesReference) {
   for (const CeShape& s : kShapes) {
     const std::string what = "cross_entropy " + Shape{s.n, s.v}.str();
@@ -146,7 +133,7 @@ TEST(CrossEntropy, AllRowsIgnored) {
     Tensor d0 = random_tensor(Shape{s.n, s.v}, 32);
     Tensor d = d0.clone();
     k->cross_entropy_backward(logits, targets, lse, 1.0f, d, {});
-    EXPECT_TRUE(same_bytes(d, d0)) << k->name() << ": all-ignored backward changed dlogits";
+    EXPECT_TRUE(bitwise_equal(d, d0)) << k->name() << ": all-ignored backward changed dlogits";
   }
 }
 
@@ -196,11 +183,11 @@ TEST(CrossEntropy, IsDeterministic) {
   Tensor l1 = Tensor::zeros({1}), l2 = Tensor::zeros({1}), e1 = Tensor::zeros({s.n}), e2 = Tensor::zeros({s.n});
   cpu_kernels().cross_entropy(logits, targets, l1, e1, {});
   cpu_kernels().cross_entropy(logits, targets, l2, e2, {});
-  EXPECT_TRUE(same_bytes(l1, l2) && same_bytes(e1, e2));
+  EXPECT_TRUE(bitwise_equal(l1, l2) && bitwise_equal(e1, e2));
   Tensor d1 = Tensor::zeros({s.n, s.v}), d2 = Tensor::zeros({s.n, s.v});
   cpu_kernels().cross_entropy_backward(logits, targets, e1, 2.0f, d1, {});
   cpu_kernels().cross_entropy_backward(logits, targets, e1, 2.0f, d2, {});
-  EXPECT_TRUE(same_bytes(d1, d2));
+  EXPECT_TRUE(bitwise_equal(d1, d2));
 }
 
 TEST(CrossEntropy, NonFiniteLogitsAreAnError) {

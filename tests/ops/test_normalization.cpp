@@ -16,19 +16,6 @@ namespace tandem::test {
 namespace {
 
 // The message of the tandem::Error that f throws, or "no error".
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
-}
-
 // Size 1, primes, rank 4, GPT-2's width, and one whose x exceeds 4 MiB.
 const Shape kShapes[] = {Shape{1}, Shape{7}, Shape{3, 5, 7}, Shape{2, 3, 5, 7}, Shape{64, 768}, Shape{1031, 1031}};
 

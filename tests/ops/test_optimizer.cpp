@@ -32,21 +32,8 @@ constexpr Bound kParamBound{1e-12, 1e-8, 1e-6};
 constexpr Bound kMomentBound{1e-12, 1e-7, 1e-6};
 constexpr Bound kVarianceBound{1e-12, 1e-30, 1e-6};
 
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 void expect_has(const std::string& msg, const std::string& part) {
   EXPECT_NE(msg.find(part), std::string::npos) << "message: " << msg << "\nexpected to contain: " << part;
-}
-
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.nbytes() == b.nbytes() && std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
 }
 
 // A contiguous copy of @p src whose first element sits @p offset floats past a 64-byte
@@ -165,7 +152,7 @@ TEST(ClipGradNorm, LeavesGradientsBelowMaxNormUnchanged) {
   for (float max_norm : {static_cast<float>(norm0 * 2), std::numeric_limits<float>::max()}) {
     const double got = cpu_kernels().clip_grad_norm(g, max_norm);
     EXPECT_NEAR(got, norm0, kNormRelTol * norm0);
-    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(same_bytes(g[i], g0[i])) << g[i].shape().str();
+    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(bitwise_equal(g[i], g0[i])) << g[i].shape().str();
   }
 }
 
@@ -176,7 +163,7 @@ TEST(ClipGradNorm, NonFiniteNormIsAnErrorAndChangesNothing) {
     for (OpKernels* k : {&cpu_kernels(), &reference()}) {
       std::vector<Tensor> g = clones(g0);
       expect_has(error_of([&] { k->clip_grad_norm(g, 1.0f); }), "clip_grad_norm: gradient norm is ");
-      for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(same_bytes(g[i], g0[i])) << k->name();
+      for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(bitwise_equal(g[i], g0[i])) << k->name();
     }
   }
 }
@@ -302,7 +289,7 @@ TEST(AdamW, WeightDecayAloneShrinksParams) {
     Tensor p = p0.clone(), m = Tensor::zeros(s), v = Tensor::zeros(s);
     k->adamw(p, g, m, v, args);
     expect_close(p, want, Bound{1e-14, 0.0, 2e-7}, std::string(k->name()) + " decay");
-    EXPECT_TRUE(same_bytes(m, Tensor::zeros(s)) && same_bytes(v, Tensor::zeros(s))) << k->name();
+    EXPECT_TRUE(bitwise_equal(m, Tensor::zeros(s)) && bitwise_equal(v, Tensor::zeros(s))) << k->name();
   }
 }
 
@@ -315,8 +302,8 @@ TEST(AdamW, ZeroLearningRateKeepsParamsAndUpdatesMoments) {
   args.beta2 = 0.0f;  // v ← g² exactly
   Tensor p = p0.clone(), m = random_tensor(s, 142), v = random_tensor(s, 143, 0.0f, 1.0f);
   cpu_kernels().adamw(p, g, m, v, args);
-  EXPECT_TRUE(same_bytes(p, p0));
-  EXPECT_TRUE(same_bytes(m, g));
+  EXPECT_TRUE(bitwise_equal(p, p0));
+  EXPECT_TRUE(bitwise_equal(m, g));
   for (std::int64_t i = 0; i < s.numel(); ++i)
     ASSERT_EQ(v.data<float>()[i], g.data<float>()[i] * g.data<float>()[i]) << i;
 }
@@ -357,7 +344,7 @@ TEST(AdamW, NonFiniteGradIsAnErrorAndLeavesStateUntouched) {
           EXPECT_EQ(error_of([&] { k->adamw(p, g, m, v, typical_args()); }),
                     "adamw: grad " + s.str() + " contains NaN or Inf")
               << k->name() << " n=" << n << " at " << where;
-          EXPECT_TRUE(same_bytes(p, p0) && same_bytes(m, m0) && same_bytes(v, v0))
+          EXPECT_TRUE(bitwise_equal(p, p0) && bitwise_equal(m, m0) && bitwise_equal(v, v0))
               << k->name() << ": state changed, n=" << n << " at " << where;
         }
       }
@@ -371,7 +358,7 @@ TEST(AdamW, IsDeterministic) {
   AdamState a{p0.clone(), Tensor::zeros(s), Tensor::zeros(s)}, b{p0.clone(), Tensor::zeros(s), Tensor::zeros(s)};
   cpu_kernels().adamw(a.p, g, a.m, a.v, typical_args());
   cpu_kernels().adamw(b.p, g, b.m, b.v, typical_args());
-  EXPECT_TRUE(same_bytes(a.p, b.p) && same_bytes(a.m, b.m) && same_bytes(a.v, b.v));
+  EXPECT_TRUE(bitwise_equal(a.p, b.p) && bitwise_equal(a.m, b.m) && bitwise_equal(a.v, b.v));
 }
 
 TEST(AdamW, RejectsBadArguments) {
