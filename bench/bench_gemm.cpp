@@ -13,8 +13,6 @@
 // Names: sgemm/<impl>/<form>/<MxNxK>[/<tag>] where form is NN, NT (B
 // transposed), TN (A transposed); tags give the GPT-2 small layer and pass.
 
-#include "backends/cpu/gemm.hpp"
-
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <oneapi/tbb/global_control.h>
@@ -24,6 +22,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "backends/cpu/gemm.hpp"
 
 // Declared by OpenBLAS's cblas.h, but redeclare in case the generic cblas.h
 // (without OpenBLAS extensions) is found first.
@@ -84,18 +84,18 @@ void run_case(benchmark::State& state, Impl impl, const Case& c) {
       tandem::cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, op.A.data(), lda, op.B.data(), ldb, 0.0f,
                          op.C.data(), ldc);
     } else {
-      cblas_sgemm(CblasRowMajor, c.ta ? CblasTrans : CblasNoTrans,
-                  c.tb ? CblasTrans : CblasNoTrans, static_cast<int>(c.M), static_cast<int>(c.N),
-                  static_cast<int>(c.K), 1.0f, op.A.data(), static_cast<int>(lda), op.B.data(),
-                  static_cast<int>(ldb), 0.0f, op.C.data(), static_cast<int>(ldc));
+      cblas_sgemm(CblasRowMajor, c.ta ? CblasTrans : CblasNoTrans, c.tb ? CblasTrans : CblasNoTrans,
+                  static_cast<int>(c.M), static_cast<int>(c.N), static_cast<int>(c.K), 1.0f,
+                  op.A.data(), static_cast<int>(lda), op.B.data(), static_cast<int>(ldb), 0.0f,
+                  op.C.data(), static_cast<int>(ldc));
     }
     benchmark::DoNotOptimize(op.C.data());
     benchmark::ClobberMemory();
   }
-  const double gflop = 2.0 * static_cast<double>(c.M) * static_cast<double>(c.N) *
-                       static_cast<double>(c.K) * 1e-9;
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(gflop * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  const double gflop =
+      2.0 * static_cast<double>(c.M) * static_cast<double>(c.N) * static_cast<double>(c.K) * 1e-9;
+  state.counters["GFLOP/s"] = benchmark::Counter(gflop * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
   state.counters["threads"] = threads;
 }
 
@@ -108,10 +108,8 @@ std::vector<Case> all_cases() {
     i64 in, out;
     const char* name;
   };
-  const Layer layers[] = {{768, 768, "attn_proj"},
-                          {768, 2304, "qkv"},
-                          {768, 3072, "mlp_up"},
-                          {3072, 768, "mlp_down"}};
+  const Layer layers[] = {
+      {768, 768, "attn_proj"}, {768, 2304, "qkv"}, {768, 3072, "mlp_up"}, {3072, 768, "mlp_down"}};
   for (i64 rows : {64, 128, 256, 512, 1024}) {
     for (const Layer& l : layers) {
       const std::string name = l.name;

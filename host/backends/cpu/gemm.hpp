@@ -28,8 +28,8 @@ namespace tandem::cpu {
 // beta == 0 rule). M, N, K must be >= 0; lda/ldb/ldc must be >= the row width
 // of the stored matrix (at least 1). Parallelism follows the current oneTBB
 // limits (tbb::global_control / enclosing task_arena).
-void sgemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-           float alpha, const float* A, std::int64_t lda, const float* B, std::int64_t ldb,
-           float beta, float* C, std::int64_t ldc);
+void sgemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
+           const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C,
+           std::int64_t ldc);
 
 }  // namespace tandem::cpu
