@@ -217,6 +217,21 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmShapes,
                                            Shape{64, 2304, 96}, Shape{1030, 1030, 520}),
                          ShapeParamName());
 
+// One thread means one macro-tile covering all of C, so this exercises
+// several MC (rows > 1152) and NC (cols > 384) blocks within a tile, and
+// several KC blocks (K > 384).
+TEST(Gemm, SingleThreadManyBlocks) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+  const Problem p(Shape{1250, 420, 400});
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = (t & 1) != 0;
+    const bool tb = (t & 2) != 0;
+    SCOPED_TRACE("ta=" + std::to_string(ta) + " tb=" + std::to_string(tb));
+    check(p, Layout{ta, tb, 2, 3, 4}, 1.0f, 0.0f, /*nan_c=*/true);
+    check(p, Layout{ta, tb, 0, 0, 0}, -0.5f, 2.0f, /*nan_c=*/false);
+  }
+}
+
 TEST(Gemm, ZeroKScalesC) {
   // K == 0: C = beta * C; beta == 0 overwrites NaN.
   std::vector<float> C = {1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 4.0f};
@@ -266,8 +281,10 @@ TEST_P(GemmDeterminism, BitwiseAcrossRunsAndThreadCounts) {
     const std::vector<float> two_a = run_with_threads(p, ta, tb, 2);
     const std::vector<float> two_b = run_with_threads(p, ta, tb, 2);
     const std::vector<float> one = run_with_threads(p, ta, tb, 1);
+    const std::vector<float> three = run_with_threads(p, ta, tb, 3);
     EXPECT_TRUE(bitwise_equal(two_a, two_b)) << "not reproducible across runs";
-    EXPECT_TRUE(bitwise_equal(one, two_a)) << "depends on the thread count";
+    EXPECT_TRUE(bitwise_equal(one, two_a)) << "differs between 1 and 2 threads";
+    EXPECT_TRUE(bitwise_equal(three, two_a)) << "differs between 3 and 2 threads";
   }
 }
 
