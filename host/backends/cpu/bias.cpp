@@ -46,19 +46,7 @@ void CpuKernels::do_bias_backward(const Tensor& dout, Tensor& dbias) {
       }
     }
   });
-  // Per channel: dbias + partial[0] + partial[1] + ..., vectorised across channels.
-  const double* part = partial.data();
-  cpu::parallel_for(C, std::max<std::int64_t>(64, cpu::kElementGrain / blocks), [=](std::int64_t c0, std::int64_t c1) {
-    std::vector<double> acc(static_cast<std::size_t>(c1 - c0));
-    double* a = acc.data();
-    const std::int64_t width = c1 - c0;
-    for (std::int64_t c = 0; c < width; ++c) a[c] = double(pd[c0 + c]);
-    for (std::int64_t blk = 0; blk < blocks; ++blk) {
-      const double* src = part + blk * C + c0;
-      for (std::int64_t c = 0; c < width; ++c) a[c] += src[c];
-    }
-    for (std::int64_t c = 0; c < width; ++c) pd[c0 + c] = static_cast<float>(a[c]);
-  });
+  cpu::add_block_partials(partial.data(), blocks, C, pd);
 }
 
 }  // namespace tandem

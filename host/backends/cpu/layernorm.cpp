@@ -87,23 +87,8 @@ void CpuKernels::do_layernorm_backward(const Tensor& dout, const Tensor& x, cons
     }
   });
 
-  // Per channel: gradient + partial[0] + partial[1] + ..., vectorised across channels.
-  auto reduce = [&](const std::vector<double>& partial, float* dst) {
-    const double* part = partial.data();
-    cpu::parallel_for(C, std::max<std::int64_t>(64, cpu::kElementGrain / blocks), [=](std::int64_t c0, std::int64_t c1) {
-      std::vector<double> acc(static_cast<std::size_t>(c1 - c0));
-      double* a = acc.data();
-      const std::int64_t width = c1 - c0;
-      for (std::int64_t c = 0; c < width; ++c) a[c] = double(dst[c0 + c]);
-      for (std::int64_t blk = 0; blk < blocks; ++blk) {
-        const double* src = part + blk * C + c0;
-        for (std::int64_t c = 0; c < width; ++c) a[c] += src[c];
-      }
-      for (std::int64_t c = 0; c < width; ++c) dst[c0 + c] = static_cast<float>(a[c]);
-    });
-  };
-  if (want_w) reduce(part_w, dweight.data<float>());
-  if (want_b) reduce(part_b, dbias.data<float>());
+  if (want_w) cpu::add_block_partials(part_w.data(), blocks, C, dweight.data<float>());
+  if (want_b) cpu::add_block_partials(part_b.data(), blocks, C, dbias.data<float>());
 }
 
 }  // namespace tandem
