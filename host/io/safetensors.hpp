@@ -1,0 +1,53 @@
+#pragma once
+// safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
+// length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets": [begin, end]},
+// "__metadata__": {str: str}}, then the data. The reader maps the file and validates the
+// whole header before any tensor is touched; the writer never leaves a partial file under
+// the real name.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tandem/tensor.hpp"
+
+namespace tandem::io {
+
+// A validated, memory-mapped safetensors file. Every problem is a tandem::Error (category
+// Io) whose one-line message starts with the file's path.
+class SafetensorsReader {
+ public:
+  explicit SafetensorsReader(const std::filesystem::path& path);
+  ~SafetensorsReader();
+  SafetensorsReader(SafetensorsReader&&) noexcept;
+  SafetensorsReader& operator=(SafetensorsReader&&) noexcept;
+
+  [[nodiscard]] const std::filesystem::path& path() const;
+  // Tensor names in the order of their data offsets.
+  [[nodiscard]] const std::vector<std::string>& names() const;
+  [[nodiscard]] bool contains(std::string_view name) const;
+  // The stored shape and dtype string ("F32", "F16", "BF16", ...) of a tensor.
+  [[nodiscard]] Shape shape(std::string_view name) const;
+  [[nodiscard]] std::string dtype(std::string_view name) const;
+  // The tensor as a new contiguous f32 Tensor (F16 and BF16 are converted; I32/I64 are an
+  // error here, see load_ids).
+  [[nodiscard]] Tensor load(std::string_view name) const;
+  [[nodiscard]] const std::map<std::string, std::string>& metadata() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes @p tensors (f32 or i32, contiguous or not) in the given order with @p metadata,
+// through a temporary file in the same directory that is flushed, fsync'ed and renamed
+// over @p path, so a crash leaves either the old file or the new one.
+void write_safetensors(const std::filesystem::path& path, std::span<const std::pair<std::string, Tensor>> tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace tandem::io
