@@ -31,12 +31,16 @@ class SafetensorsReader {
   // Tensor names in the order of their data offsets.
   [[nodiscard]] const std::vector<std::string>& names() const;
   [[nodiscard]] bool contains(std::string_view name) const;
-  // The stored shape and dtype string ("F32", "F16", "BF16", ...) of a tensor.
+  // The stored shape and dtype string ("F32", "F16", "BF16", ...) of a tensor. shape()
+  // throws for rank > 4, which opening the file accepts.
   [[nodiscard]] Shape shape(std::string_view name) const;
   [[nodiscard]] std::string dtype(std::string_view name) const;
-  // The tensor as a new contiguous f32 Tensor (F16 and BF16 are converted; I32/I64 are an
-  // error here, see load_ids).
+  // The tensor as a new contiguous f32 Tensor (F16, BF16 and F64 are converted; integer
+  // dtypes are an error here, see load_ids). Rank > 4 is reported here, not when opening.
   [[nodiscard]] Tensor load(std::string_view name) const;
+  // An I32 or I64 tensor (token ids, labels) as a new contiguous i32 Tensor; an I64 value
+  // outside the i32 range is an error.
+  [[nodiscard]] Tensor load_ids(std::string_view name) const;
   [[nodiscard]] const std::map<std::string, std::string>& metadata() const;
 
  private:
@@ -44,7 +48,8 @@ class SafetensorsReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes @p tensors (f32 or i32, contiguous or not) in the given order with @p metadata,
+// Writes @p tensors (f32, i32 or bf16, contiguous or not; names unique, tensors defined,
+// checked before anything is written) in the given order with @p metadata,
 // through a temporary file in the same directory that is flushed, fsync'ed and renamed
 // over @p path, so a crash leaves either the old file or the new one.
 void write_safetensors(const std::filesystem::path& path, std::span<const std::pair<std::string, Tensor>> tensors,
