@@ -22,7 +22,9 @@ struct SpecialTokens {
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  // Ids of @p text without special tokens added (no [CLS]/[SEP], no <|endoftext|>).
+  // Ids of @p text without special tokens added (no [CLS]/[SEP], no <|endoftext|>). Text that
+  // spells a special token is encoded as ordinary text, not as that token's id (as Hugging Face
+  // does for registered added tokens); callers insert special ids themselves. Ill-formed UTF-8 is a tandem::Error.
   [[nodiscard]] virtual std::vector<std::int32_t> encode(std::string_view text) const = 0;
   // Text of @p ids; ids outside the vocabulary are an error naming the id.
   [[nodiscard]] virtual std::string decode(std::span<const std::int32_t> ids) const = 0;
@@ -31,8 +33,9 @@ class Tokenizer {
 };
 
 // The tokenizer stored in a model directory: vocab.json + merges.txt (byte-level BPE) or
-// vocab.txt (WordPiece; @p lowercase as BERT-uncased does). A missing or malformed file is a
-// tandem::Error naming the file.
+// vocab.txt (WordPiece; @p lowercase as BERT-uncased does: lowercase and strip accents). When a
+// directory has both, vocab.json + merges.txt win. A missing or malformed file is a
+// tandem::Error (category Io) naming the file; a WordPiece vocab.txt must contain [UNK].
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir, bool lowercase = true);
 
 }  // namespace tandem::text
