@@ -1,0 +1,18 @@
+#pragma once
+// The `tandem` command line: each subcommand registers its options on the CLI11 app and
+// runs from the parsed values. main.cpp is the only place errors are caught.
+
+#include <CLI/CLI.hpp>
+
+namespace tandem::cli {
+
+// `tandem devices [--json]`
+void add_devices_command(CLI::App& app);
+// `tandem kernels test ...` and `tandem kernels list`
+void add_kernels_command(CLI::App& app);
+
+// Set by a command whose work completed but whose result is a failure (a kernel that does not
+// match the reference): main exits with it.
+inline int g_exit_status = 0;
+
+}  // namespace tandem::cli

@@ -1,0 +1,59 @@
+// LoRA on OpenCL devices: thin products on gemm.cl's `gemm` kernel, one launch each, in one
+// submission per op (the launches run in order, so a product can read the one before it).
+#include <algorithm>
+#include <cstdint>
+
+#include "backends/opencl/opencl_kernels.hpp"
+
+namespace tandem::opencl {
+namespace {
+
+using i64 = std::int64_t;
+
+// gemm.cl's output tile; only the launch size depends on it, never the result.
+constexpr i64 kTileM = 128, kTileN = 256;
+
+// c (m, n) = alpha · op(a) · op(b) + beta · c for contiguous row-major 2-D operands.
+void run_gemm_2d(Submission& s, const DeviceInfo& device, const Tensor& a, bool ta, const Tensor& b, bool tb,
+                 Tensor& c, i64 m, i64 n, i64 k, float alpha, float beta) {
+  if (m == 0 || n == 0) return;
+  // An emulator gets one work-group per output tile to balance over its cores; a card one per CU.
+  const i64 tiles = ((m + kTileM - 1) / kTileM) * ((n + kTileN - 1) / kTileN);
+  const std::size_t groups = device.fpga ? std::max<std::size_t>(1, device.compute_units) : static_cast<std::size_t>(tiles);
+  const Arg dst = beta == 0.0f ? out(c) : inout(c);
+  s.run("gemm", "gemm", groups,
+        {in(a), in(b), dst, i32(ta), i32(tb), i32(m), i32(n), i32(k), f32(alpha), f32(beta), i32(1), u64(0), u64(0),
+         u64(0)});
+}
+
+}  // namespace
+
+void OpenclKernels::do_lora(const Tensor& x, const Tensor& a, const Tensor& b, Tensor& out, Tensor& xa,
+                            const LoraArgs& args) {
+  const i64 n = x.shape().rows(), cin = x.dim(-1), r = a.dim(1), cout = b.dim(1);
+  Submission s(*this);
+  // xa (n, r) = x · a
+  run_gemm_2d(s, device_, x, false, a, false, xa, n, r, cin, 1.0f, 0.0f);
+  // out (n, cout) += scale · xa · b
+  run_gemm_2d(s, device_, xa, false, b, false, out, n, cout, r, args.scale, 1.0f);
+  s.finish();
+}
+
+void OpenclKernels::do_lora_backward(const Tensor& x, const Tensor& a, const Tensor& b, const Tensor& xa,
+                                     const Tensor& dout, Tensor& dx, Tensor& da, Tensor& db, const LoraArgs& args) {
+  const i64 n = x.shape().rows(), cin = x.dim(-1), r = a.dim(1), cout = b.dim(1);
+  // Outlives the submission, whose launches read it after writing it.
+  Tensor g = Tensor::empty({n, r});
+  Submission s(*this);
+  // db (r, cout) += scale · xaᵀ · dout
+  run_gemm_2d(s, device_, xa, true, dout, false, db, r, cout, n, args.scale, 1.0f);
+  // g (n, r) = scale · dout · bᵀ
+  run_gemm_2d(s, device_, dout, false, b, true, g, n, r, cout, args.scale, 0.0f);
+  // da (cin, r) += xᵀ · g
+  run_gemm_2d(s, device_, x, true, g, false, da, cin, r, n, 1.0f, 1.0f);
+  // dx (n, cin) += g · aᵀ
+  if (dx.defined()) run_gemm_2d(s, device_, g, false, a, true, dx, n, cin, r, 1.0f, 1.0f);
+  s.finish();
+}
+
+}  // namespace tandem::opencl

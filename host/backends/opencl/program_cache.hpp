@@ -1,0 +1,46 @@
+#pragma once
+// Building OpenCL programs. On CPU and GPU platforms a program is compiled from source and
+// its binary kept on disk, keyed by a hash of the source, the device, the driver version and
+// the build options, so the next run with the same kernels builds nothing. On FPGA platforms
+// nothing can be compiled at run time: the binary comes from bitstreams/<device>/manifest.json.
+
+#include <filesystem>
+#include <string>
+
+#include "backends/opencl/cl.hpp"
+#include "backends/opencl/devices.hpp"
+#include "backends/opencl/kernel_sources.hpp"
+
+namespace tandem::opencl {
+
+class ProgramCache {
+ public:
+  // Binaries are kept under @p dir; an empty path turns the disk cache off.
+  explicit ProgramCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // $XDG_CACHE_HOME/tandem/kernels, else $HOME/.cache/tandem/kernels, else none.
+  static std::filesystem::path default_dir();
+
+  // The built program for @p source. A compile error is a Device error whose first line names
+  // the kernel file and device, followed by the compiler's full log.
+  cl::Program build(const cl::Context& context, const DeviceInfo& device, const KernelSource& source,
+                    const std::string& options);
+
+  // How many programs were compiled from source and how many were loaded from disk.
+  [[nodiscard]] int source_builds() const { return source_builds_; }
+  [[nodiscard]] int cache_hits() const { return cache_hits_; }
+
+ private:
+  cl::Program load_cached(const cl::Context& context, const DeviceInfo& device, const std::filesystem::path& file);
+  void store(const cl::Program& program, const std::filesystem::path& file) const;
+
+  std::filesystem::path dir_;
+  int source_builds_ = 0;
+  int cache_hits_ = 0;
+};
+
+// The FPGA binary for @p device: reads <bitstream_dir>/<device name>/manifest.json and returns
+// the path of the .xclbin / .aocx it names. A missing manifest or binary is a Device error
+// saying which file was expected and how to build it.
+std::filesystem::path fpga_binary(const DeviceInfo& device, const std::filesystem::path& bitstream_dir);
+
+}  // namespace tandem::opencl
