@@ -1,0 +1,48 @@
+#pragma once
+// GPT-2 causal language model (Radford et al. 2019) as Hugging Face's GPT2LMHeadModel: pre-LN
+// blocks, Conv1D projections stored (in, out), and an LM head tied to the token embedding.
+
+#include <memory>
+#include <vector>
+
+#include "models/layers.hpp"
+#include "models/model.hpp"
+
+namespace tandem::io {
+class SafetensorsReader;
+}
+
+namespace tandem::models {
+
+class Gpt2 final : public Model {
+ public:
+  // Parameters are zero (LayerNorm weights one) until load() fills them.
+  explicit Gpt2(ModelConfig config);
+  ~Gpt2() override;
+  // Reads every parameter from @p file; names with or without "transformer.", the tied
+  // lm_head.weight and the attn.bias / attn.masked_bias buffers are ignored.
+  void load(const io::SafetensorsReader& file);
+
+  [[nodiscard]] const ModelConfig& config() const override { return config_; }
+  [[nodiscard]] std::span<Parameter> parameters() override { return params_.all(); }
+  // batch.ids (B, T) with T <= n_positions; batch.targets (B, T) next-token targets (-100 =
+  // ignore) or undefined for logits only (the loss is then 0 and backward() is an error);
+  // batch.mask, if defined, hides padded keys.
+  float forward(const data::Batch& batch, OpKernels& ops) override;
+  [[nodiscard]] const Tensor& logits() const override { return logits_; }
+  void backward(OpKernels& ops) override;
+
+ private:
+  class Block;
+
+  ModelConfig config_;
+  ParameterSet params_;
+  ParamRef wte_, wpe_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  std::unique_ptr<LayerNorm> ln_f_;
+
+  // Saved by forward for backward.
+  Tensor ids_, targets_, final_, logits_, lse_;
+};
+
+}  // namespace tandem::models
