@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backends/cpu/cpu_kernels.hpp"
+#include "backends/registry.hpp"
 #include "commands.hpp"
 #include "tandem/error.hpp"
 #include "verify/op_cases.hpp"
@@ -33,23 +33,19 @@ struct TestOptions {
 // The backend a device spec names. OpenCL programs of every family the cases use are built
 // first, so a kernel that does not compile stops the run with its compiler log.
 std::unique_ptr<OpKernels> open_device(const TestOptions& o, const std::vector<verify::OpCase>& cases) {
-  if (o.device == "cpu") {
-    if (!o.kernel_dir.empty()) throw Error("--kernel-dir: the cpu device runs no OpenCL kernels");
-    return std::make_unique<CpuKernels>();
-  }
-#if TANDEM_HAVE_OPENCL
-  opencl::OpenclOptions options;
-  options.device = o.device;
+  BackendOptions options;
   options.kernel_dir = o.kernel_dir;
-  auto backend = std::make_unique<opencl::OpenclKernels>(options);
-  std::set<std::string> families;
-  for (const verify::OpCase& c : cases) families.insert(c.family);
-  for (const std::string& f : families) backend->build(f);
-  return backend;
+  std::unique_ptr<OpKernels> backend = open_backend(o.device, options);
+#if TANDEM_HAVE_OPENCL
+  if (auto* cl = dynamic_cast<opencl::OpenclKernels*>(backend.get())) {
+    std::set<std::string> families;
+    for (const verify::OpCase& c : cases) families.insert(c.family);
+    for (const std::string& f : families) cl->build(f);
+  }
 #else
   (void)cases;
-  throw Error("--device " + o.device + ": this Tandem was built without the OpenCL backend");
 #endif
+  return backend;
 }
 
 std::vector<verify::OpCase> select_cases(const TestOptions& o) {

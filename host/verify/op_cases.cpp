@@ -548,7 +548,7 @@ std::vector<OpCase> cases_for(const std::string& name, const std::vector<Dims>& 
     }
     if (!known && (name == g.name || name == g.family)) known = true;
   }
-  if (!known) throw Error("kernels test: unknown kernel '" + name + "' (see --list)");
+  if (!known) throw Error("kernels test: unknown kernel '" + name + "' (see `tandem kernels list`)");
   if (out.empty())
     throw Error("kernels test: --shapes does not fit '" + name + "'; its sizes are: " + shape_help());
   return out;

@@ -1,0 +1,22 @@
+#pragma once
+// Opening a backend by its device spec, as the command line and the API name them:
+// "cpu", "reference", "opencl" (= opencl:0) or "opencl:N" (see `tandem devices`).
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "ops/op_kernels.hpp"
+
+namespace tandem {
+
+struct BackendOptions {
+  // OpenCL: a directory of edited <family>.cl files replacing the built-in kernels.
+  std::filesystem::path kernel_dir;
+};
+
+// A new backend for @p spec. An unknown spec, or an OpenCL spec in a build without the
+// OpenCL backend, is an error naming the spec.
+std::unique_ptr<OpKernels> open_backend(std::string_view spec, const BackendOptions& options = {});
+
+}  // namespace tandem
