@@ -4,9 +4,12 @@
 // arguments (host/ops/<family>.cpp, the op's descriptor) and then call the backend's
 // do_* implementation, so no backend can skip a check and all report errors alike.
 
+#include <functional>
 #include <span>
 #include <string_view>
+#include <vector>
 
+#include "ops/op_kind.hpp"
 #include "tandem/ops.hpp"
 #include "tandem/tensor.hpp"
 
@@ -56,7 +59,24 @@ class OpKernels {
   double clip_grad_norm(std::span<Tensor> grads, float max_norm);
   void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& args);
 
+  // Labels the ops issued next with a layer and phase, for placement rules, traces and
+  // --explain. Backends that run ops at once ignore it.
+  void set_scope(const Scope& scope) noexcept { scope_ = scope; }
+  [[nodiscard]] const Scope& scope() const noexcept { return scope_; }
+
+  // Work a model does on the host between ops (a copy, BERT's pooler tanh), reading @p reads
+  // and writing @p writes. Backends that run ops at once run it now; a graph recorder defers
+  // it as a CPU task ordered by those tensors.
+  void host(std::string_view name, std::vector<Tensor> reads, std::vector<Tensor> writes, std::function<void()> work) {
+    do_host(name, std::move(reads), std::move(writes), std::move(work));
+  }
+
  protected:
+  virtual void do_host(std::string_view /*name*/, std::vector<Tensor> /*reads*/, std::vector<Tensor> /*writes*/,
+                       std::function<void()> work) {
+    work();
+  }
+
   virtual void do_embedding(const Tensor& ids, const Tensor& wte, const Tensor& wpe, Tensor& out) = 0;
   virtual void do_embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dwte, Tensor& dwpe) = 0;
   virtual void do_matmul(const Tensor& a, const Tensor& b, Tensor& out, const MatMulArgs& args) = 0;
@@ -96,6 +116,9 @@ class OpKernels {
   virtual double do_grad_norm(std::span<const Tensor> grads) = 0;
   virtual void do_scale_grads(std::span<Tensor> grads, float factor) = 0;
   virtual void do_adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& args) = 0;
+
+ private:
+  Scope scope_;
 };
 
 // The naive double-accumulating implementation every other backend is tested against.

@@ -33,8 +33,18 @@ std::string_view op_name(OpKind kind) noexcept {
     case OpKind::GradNorm: return "grad_norm";
     case OpKind::ClipGradNorm: return "clip_grad_norm";
     case OpKind::AdamW: return "adamw";
+    case OpKind::Host: return "host";
   }
   return "?";
+}
+
+std::string_view phase_name(Phase phase) noexcept {
+  switch (phase) {
+    case Phase::Forward: return "forward";
+    case Phase::Backward: return "backward";
+    case Phase::Optimizer: return "optimizer";
+  }
+  return "unknown";
 }
 
 }  // namespace tandem

@@ -81,6 +81,12 @@ class Tensor {
 
   /// True when the tensor refers to storage.
   [[nodiscard]] bool defined() const noexcept { return storage_ != nullptr; }
+  /// Identity of the buffer this tensor views: equal for views of one allocation.
+  [[nodiscard]] const void* storage_id() const noexcept { return storage_.get(); }
+  /// Offset of the first element from the start of the buffer, in bytes.
+  [[nodiscard]] std::size_t byte_offset() const noexcept {
+    return static_cast<std::size_t>(offset_) * dtype_size(dtype_);
+  }
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
   [[nodiscard]] DType dtype() const noexcept { return dtype_; }
   [[nodiscard]] int rank() const noexcept { return shape_.rank(); }
