@@ -15,6 +15,7 @@ namespace tandem::graph {
 class Recorder final : public OpKernels {
  public:
   [[nodiscard]] std::string_view name() const override { return "recorder"; }
+  [[nodiscard]] bool defers() const noexcept override { return true; }
   [[nodiscard]] TaskGraph& graph() noexcept { return graph_; }
   // The graph recorded so far; the recorder starts empty again.
   [[nodiscard]] TaskGraph take() { return std::exchange(graph_, {}); }

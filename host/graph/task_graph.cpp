@@ -5,7 +5,13 @@
 namespace tandem::graph {
 
 Region region_of(const Tensor& t) {
-  return {t.storage_id(), t.byte_offset(), t.byte_offset() + t.nbytes()};
+  // From the first element to the byte after the last one, which for a strided view (a
+  // column slice) lies beyond offset + nbytes.
+  std::int64_t last = 0;
+  for (int i = 0; i < t.rank(); ++i) last += (t.dim(i) - 1) * t.stride(i);
+  const std::size_t elem = dtype_size(t.dtype());
+  const std::size_t span = t.numel() == 0 ? 0 : (static_cast<std::size_t>(last) + 1) * elem;
+  return {t.storage_id(), t.byte_offset(), t.byte_offset() + span};
 }
 
 namespace {
@@ -35,15 +41,13 @@ void TaskGraph::link(Task& task) {
     std::erase_if(list, [&](const Access& a) { return a.region.begin >= w.begin && a.region.end <= w.end; });
     list.push_back({w, task.id, true, {}});
   }
+  // A read joins the readers of the written ranges it overlaps, and is also kept as its own
+  // entry, so a later write to a part no range covered yet still waits for it.
   for (const Region& r : task.reads) {
     auto& list = accesses_[r.storage];
-    bool found = false;
     for (Access& a : list)
-      if (a.region.overlaps(r)) {
-        add_unique(a.readers, task.id);
-        found = true;
-      }
-    if (!found) list.push_back({r, 0, false, {task.id}});
+      if (a.region.overlaps(r)) add_unique(a.readers, task.id);
+    list.push_back({r, 0, false, {task.id}});
   }
 }
 

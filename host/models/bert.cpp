@@ -155,9 +155,13 @@ void Bert::embed_backward(OpKernels& ops, const Tensor& dx) {
 Tensor Bert::classify(OpKernels& ops, const Tensor& hidden) {
   Tensor cls = Tensor::empty(Shape{hidden.dim(0), hidden.dim(2)});  // (B, C)
   ops.first_token_pool(hidden, cls);
-  Tensor pooled = pooler_->dense.forward(ops, cls);
-  float* p = pooled.data<float>();
-  for (std::int64_t i = 0; i < pooled.numel(); ++i) p[i] = std::tanh(p[i]);
+  const Tensor dense = pooler_->dense.forward(ops, cls);
+  Tensor pooled = Tensor::empty(dense.shape());
+  ops.host("pooler_tanh", {dense}, {pooled}, [dense, pooled]() mutable {
+    const float* z = dense.data<float>();
+    float* y = pooled.data<float>();
+    for (std::int64_t i = 0; i < pooled.numel(); ++i) y[i] = std::tanh(z[i]);
+  });
   pooler_->pooled = pooled;
   return pooler_->classifier.forward(ops, pooled);
 }
@@ -167,11 +171,15 @@ Tensor Bert::classify_backward(OpKernels& ops, const Tensor& dlogits) {
   Tensor dpooled = Tensor::zeros(pooled.shape());
   pooler_->classifier.backward(ops, dlogits, dpooled);
   // tanh'(z) = 1 - tanh(z)², from the saved output.
-  float* d = dpooled.data<float>();
-  const float* y = pooled.data<float>();
-  for (std::int64_t i = 0; i < pooled.numel(); ++i) d[i] *= 1.0f - y[i] * y[i];
+  Tensor ddense = Tensor::empty(pooled.shape());
+  ops.host("pooler_tanh_backward", {dpooled, pooled}, {ddense}, [dpooled, pooled, ddense]() mutable {
+    const float* dy = dpooled.data<float>();
+    const float* y = pooled.data<float>();
+    float* dz = ddense.data<float>();
+    for (std::int64_t i = 0; i < pooled.numel(); ++i) dz[i] = dy[i] * (1.0f - y[i] * y[i]);
+  });
   Tensor dcls = Tensor::zeros(pooled.shape());
-  pooler_->dense.backward(ops, dpooled, dcls);
+  pooler_->dense.backward(ops, ddense, dcls);
   Tensor dhidden = Tensor::zeros(hidden_.shape());
   ops.first_token_pool_backward(dcls, dhidden);
   return dhidden;
@@ -205,10 +213,16 @@ Tensor Bert::mlm_backward(OpKernels& ops, const Tensor& dlogits) {
   return dhidden;
 }
 
-float Bert::forward(const data::Batch& batch, OpKernels& ops) {
+void Bert::forward_ops(const data::Batch& batch, OpKernels& ops) {
   ids_ = batch.ids;
+  loss_ = Tensor();
+  ops.set_scope({-1, Phase::Forward});
   Tensor x = embed(ops, batch);
-  for (auto& layer : layers_) x = layer->forward(ops, x, batch.mask);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    ops.set_scope({static_cast<int>(i), Phase::Forward});
+    x = layers_[i]->forward(ops, x, batch.mask);
+  }
+  ops.set_scope({-1, Phase::Forward});
   hidden_ = x;
   if (pooler_) {
     logits_ = classify(ops, hidden_);
@@ -220,24 +234,28 @@ float Bert::forward(const data::Batch& batch, OpKernels& ops) {
     logits_ = hidden_;
     targets_ = Tensor();
   }
-  if (!targets_.defined()) return 0.0f;
+  if (!targets_.defined()) return;
   // Rows (B, L) or (B·T, V) against (B) labels or (B·T) targets.
   const Tensor rows = logits_.reshape(Shape{targets_.numel(), logits_.dim(-1)});
-  Tensor loss = Tensor::empty(Shape{1});
+  loss_ = Tensor::empty(Shape{1});
   lse_ = Tensor::empty(Shape{rows.dim(0)});
-  ops.cross_entropy(rows, targets_, loss, lse_, {});
-  return loss.data<float>()[0];
+  ops.cross_entropy(rows, targets_, loss_, lse_, {});
 }
 
 void Bert::backward(OpKernels& ops) {
   if (!targets_.defined())
     throw Error(std::string("bert: backward() needs a forward() of ") + architecture_name(config_.architecture) +
                 " whose batch has " + (mlm_ ? "targets" : "labels"));
+  ops.set_scope({-1, Phase::Backward});
   const Tensor flat = logits_.reshape(Shape{targets_.numel(), logits_.dim(-1)});  // (N, L) or (B·T, V)
   Tensor dlogits = Tensor::zeros(flat.shape());
   ops.cross_entropy_backward(flat, targets_, lse_, 1.0f, dlogits, {});
   Tensor dx = pooler_ ? classify_backward(ops, dlogits) : mlm_backward(ops, dlogits.reshape(logits_.shape()));
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) dx = (*it)->backward(ops, dx);
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    ops.set_scope({static_cast<int>(i), Phase::Backward});
+    dx = layers_[i]->backward(ops, dx);
+  }
+  ops.set_scope({-1, Phase::Backward});
   embed_backward(ops, dx);
 }
 

@@ -28,8 +28,9 @@ class Bert final : public Model {
   [[nodiscard]] std::span<Parameter> parameters() override { return params_.all(); }
   // batch.ids (B, T), batch.mask (B, T) or undefined, batch.token_types (B, T) or undefined;
   // batch.labels (B) for classification, batch.targets (B, T) for masked LM (-100 = ignore).
-  // Without them (and always for BertModel) the loss is 0 and backward() is an error.
-  float forward(const data::Batch& batch, OpKernels& ops) override;
+  // Without them (and always for BertModel) the loss is undefined and backward() is an error.
+  void forward_ops(const data::Batch& batch, OpKernels& ops) override;
+  [[nodiscard]] const Tensor& loss_tensor() const override { return loss_; }
   // (B, num_labels) for classification, (B, T, V) for masked LM, and for BertModel the final
   // hidden states (B, T, C).
   [[nodiscard]] const Tensor& logits() const override { return logits_; }
@@ -58,7 +59,7 @@ class Bert final : public Model {
   std::unique_ptr<MlmHead> mlm_;    // masked LM only
 
   // Saved by forward for backward.
-  Tensor ids_, token_types_, targets_, hidden_, logits_, lse_;
+  Tensor ids_, token_types_, targets_, hidden_, logits_, lse_, loss_;
 };
 
 }  // namespace tandem::models

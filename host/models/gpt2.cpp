@@ -28,7 +28,7 @@ class Gpt2::Block {
 
   // x (B, T, C) -> (B, T, C).
   Tensor forward(OpKernels& ops, const Tensor& x, const Tensor& mask) {
-    const Qkv qkv = split_qkv(c_attn_.forward(ops, ln_1_.forward(ops, x)));  // each (B, T, C)
+    const Qkv qkv = split_qkv(ops, c_attn_.forward(ops, ln_1_.forward(ops, x)));  // each (B, T, C)
     const Tensor a = attn_proj_.forward(ops, attn_.forward(ops, qkv.q, qkv.k, qkv.v, mask));
     // Training-mode dropout (DropoutArgs, config.attention_dropout on the attention weights
     // and config.hidden_dropout here and after the MLP) goes here; parity runs in eval mode.
@@ -57,7 +57,7 @@ class Gpt2::Block {
     Qkv dqkv{Tensor::zeros(dy.shape()), Tensor::zeros(dy.shape()), Tensor::zeros(dy.shape())};
     attn_.backward(ops, dattn, dqkv.q, dqkv.k, dqkv.v);
     Tensor dh1 = Tensor::zeros(dy.shape());
-    c_attn_.backward(ops, join_qkv(dqkv), dh1);
+    c_attn_.backward(ops, join_qkv(ops, dqkv), dh1);
     Tensor dx = mid.da;
     ln_1_.backward(ops, dh1, dx);
     return dx;
@@ -91,26 +91,32 @@ Gpt2::~Gpt2() = default;
 
 void Gpt2::load(const io::SafetensorsReader& file) { params_.load(file, kPrefix); }
 
-float Gpt2::forward(const data::Batch& batch, OpKernels& ops) {
+void Gpt2::forward_ops(const data::Batch& batch, OpKernels& ops) {
   ids_ = batch.ids;
   targets_ = batch.targets;
+  loss_ = Tensor();
+  ops.set_scope({-1, Phase::Forward});
   Tensor x = Tensor::empty(Shape{ids_.dim(0), ids_.dim(1), config_.hidden});  // (B, T, C)
   ops.embedding(ids_, wte_.value, wpe_.value, x);
-  for (auto& block : blocks_) x = block->forward(ops, x, batch.mask);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    ops.set_scope({static_cast<int>(i), Phase::Forward});
+    x = blocks_[i]->forward(ops, x, batch.mask);
+  }
+  ops.set_scope({-1, Phase::Forward});
   final_ = ln_f_->forward(ops, x);
   // The LM head is the token embedding transposed: logits (B, T, V) = final · wteᵀ.
   logits_ = Tensor::empty(Shape{ids_.dim(0), ids_.dim(1), config_.vocab});
   ops.matmul(final_, wte_.value, logits_, {.trans_b = true});
-  if (!targets_.defined()) return 0.0f;
+  if (!targets_.defined()) return;
   const std::int64_t n = ids_.numel();
-  Tensor loss = Tensor::empty(Shape{1});
+  loss_ = Tensor::empty(Shape{1});
   lse_ = Tensor::empty(Shape{n});
-  ops.cross_entropy(logits_.reshape(Shape{n, config_.vocab}), targets_.reshape(Shape{n}), loss, lse_, {});
-  return loss.data<float>()[0];
+  ops.cross_entropy(logits_.reshape(Shape{n, config_.vocab}), targets_.reshape(Shape{n}), loss_, lse_, {});
 }
 
 void Gpt2::backward(OpKernels& ops) {
   if (!targets_.defined()) throw Error("gpt2: backward() needs a forward() whose batch has targets");
+  ops.set_scope({-1, Phase::Backward});
   const std::int64_t n = ids_.numel();
   const Tensor flat_logits = logits_.reshape(Shape{n, config_.vocab});
   Tensor dlogits = Tensor::zeros(flat_logits.shape());  // (B·T, V)
@@ -119,7 +125,11 @@ void Gpt2::backward(OpKernels& ops) {
   ops.matmul_backward(final_, wte_.value, dlogits.reshape(logits_.shape()), dfinal, wte_.grad, {.trans_b = true});
   Tensor dx = Tensor::zeros(final_.shape());
   ln_f_->backward(ops, dfinal, dx);
-  for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) dx = (*it)->backward(ops, dx);
+  for (std::size_t i = blocks_.size(); i-- > 0;) {
+    ops.set_scope({static_cast<int>(i), Phase::Backward});
+    dx = blocks_[i]->backward(ops, dx);
+  }
+  ops.set_scope({-1, Phase::Backward});
   ops.embedding_backward(ids_, dx, wte_.grad, wpe_.grad);
 }
 

@@ -26,9 +26,10 @@ class Gpt2 final : public Model {
   [[nodiscard]] const ModelConfig& config() const override { return config_; }
   [[nodiscard]] std::span<Parameter> parameters() override { return params_.all(); }
   // batch.ids (B, T) with T <= n_positions; batch.targets (B, T) next-token targets (-100 =
-  // ignore) or undefined for logits only (the loss is then 0 and backward() is an error);
-  // batch.mask, if defined, hides padded keys.
-  float forward(const data::Batch& batch, OpKernels& ops) override;
+  // ignore) or undefined for logits only (the loss is then undefined and backward() is an
+  // error); batch.mask, if defined, hides padded keys.
+  void forward_ops(const data::Batch& batch, OpKernels& ops) override;
+  [[nodiscard]] const Tensor& loss_tensor() const override { return loss_; }
   [[nodiscard]] const Tensor& logits() const override { return logits_; }
   void backward(OpKernels& ops) override;
 
@@ -42,7 +43,7 @@ class Gpt2 final : public Model {
   std::unique_ptr<LayerNorm> ln_f_;
 
   // Saved by forward for backward.
-  Tensor ids_, targets_, final_, logits_, lse_;
+  Tensor ids_, targets_, final_, logits_, lse_, loss_;
 };
 
 }  // namespace tandem::models

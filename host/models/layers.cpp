@@ -66,17 +66,26 @@ void Attention::backward(OpKernels& ops, const Tensor& dout, Tensor& dq, Tensor&
   ops.attention_backward(q_, k_, v_, probs_, dout, dq, dk, dv, args_);
 }
 
-Qkv split_qkv(const Tensor& qkv) {
+Qkv split_qkv(OpKernels& ops, const Tensor& qkv) {
   const std::int64_t c = qkv.dim(-1) / 3;
-  return {qkv.narrow(-1, 0, c).contiguous(), qkv.narrow(-1, c, c).contiguous(), qkv.narrow(-1, 2 * c, c).contiguous()};
+  const Shape part{qkv.dim(0), qkv.dim(1), c};
+  Qkv out{Tensor::empty(part), Tensor::empty(part), Tensor::empty(part)};
+  ops.host("split_qkv", {qkv}, {out.q, out.k, out.v}, [qkv, out, c]() mutable {
+    out.q.copy_from(qkv.narrow(-1, 0, c));
+    out.k.copy_from(qkv.narrow(-1, c, c));
+    out.v.copy_from(qkv.narrow(-1, 2 * c, c));
+  });
+  return out;
 }
 
-Tensor join_qkv(const Qkv& grads) {
+Tensor join_qkv(OpKernels& ops, const Qkv& grads) {
   const std::int64_t c = grads.q.dim(-1);
   Tensor out = Tensor::empty(Shape{grads.q.dim(0), grads.q.dim(1), 3 * c});
-  out.narrow(-1, 0, c).copy_from(grads.q);
-  out.narrow(-1, c, c).copy_from(grads.k);
-  out.narrow(-1, 2 * c, c).copy_from(grads.v);
+  ops.host("join_qkv", {grads.q, grads.k, grads.v}, {out}, [grads, out, c] {
+    out.narrow(-1, 0, c).copy_from(grads.q);
+    out.narrow(-1, c, c).copy_from(grads.k);
+    out.narrow(-1, 2 * c, c).copy_from(grads.v);
+  });
   return out;
 }
 

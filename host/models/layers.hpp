@@ -64,13 +64,14 @@ class Attention {
   Tensor q_, k_, v_, probs_;  // saved inputs and weights (B, H, T, T)
 };
 
-// Splits a fused projection (B, T, 3C) into contiguous q, k, v (B, T, C), and joins their
-// gradients back into a new (B, T, 3C). Host copies: the op set has no strided split.
+// Splits a fused projection (B, T, 3C) into new contiguous q, k, v (B, T, C), and joins their
+// gradients back into a new (B, T, 3C). Host work issued through @p ops: the op set has no
+// strided split.
 struct Qkv {
   Tensor q, k, v;
 };
-[[nodiscard]] Qkv split_qkv(const Tensor& qkv);
-[[nodiscard]] Tensor join_qkv(const Qkv& grads);
+[[nodiscard]] Qkv split_qkv(OpKernels& ops, const Tensor& qkv);
+[[nodiscard]] Tensor join_qkv(OpKernels& ops, const Qkv& grads);
 
 // out = a + b (the residual connection) into a new tensor.
 [[nodiscard]] Tensor residual(OpKernels& ops, const Tensor& a, const Tensor& b);

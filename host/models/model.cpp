@@ -13,6 +13,12 @@
 
 namespace tandem::models {
 
+float Model::forward(const data::Batch& batch, OpKernels& ops) {
+  forward_ops(batch, ops);
+  const Tensor& loss = loss_tensor();
+  return loss.defined() ? loss.data<float>()[0] : 0.0f;
+}
+
 void Model::zero_grad() {
   for (Parameter& p : parameters())
     if (p.grad.defined()) p.grad.fill(0.0f);

@@ -1,7 +1,9 @@
 #pragma once
-// A fine-tunable model: named parameters (Hugging Face names), a forward pass that returns the
+// A fine-tunable model: named parameters (Hugging Face names), a forward pass that computes the
 // batch loss and keeps what the backward pass needs, and a backward pass that accumulates every
-// trainable parameter's gradient. Both run their ops on the backend they are given.
+// trainable parameter's gradient. Both only issue ops to the backend they are given (host work
+// included, through OpKernels::host), labelled with their layer and phase, so the same calls
+// either run at once or are recorded as a step's task graph.
 
 #include <filesystem>
 #include <memory>
@@ -30,12 +32,20 @@ class Model {
   virtual ~Model() = default;
   [[nodiscard]] virtual const ModelConfig& config() const = 0;
   [[nodiscard]] virtual std::span<Parameter> parameters() = 0;
-  // Mean loss of @p batch: next-token cross-entropy (GPT-2, BERT masked LM) or classification
-  // cross-entropy (BERT with a classification head). Keeps the activations for backward().
-  virtual float forward(const data::Batch& batch, OpKernels& ops) = 0;
+  // Issues the ops of the forward pass of @p batch and keeps the activations for backward().
+  // Reads no op result, so @p ops may be a graph recorder that runs them later. The mean loss
+  // (next-token cross-entropy for GPT-2 and BERT masked LM, classification cross-entropy for
+  // BERT with a classification head) lands in loss_tensor().
+  virtual void forward_ops(const data::Batch& batch, OpKernels& ops) = 0;
+  // The mean loss of the last forward_ops() as a (1) tensor, undefined when its batch had no
+  // targets or labels. Holds the value once the ops have run.
+  [[nodiscard]] virtual const Tensor& loss_tensor() const = 0;
+  // forward_ops() on a backend that runs ops at once, then the loss (0 when undefined).
+  float forward(const data::Batch& batch, OpKernels& ops);
   // Logits of the last forward: (B, T, V) for language models, (B, num_labels) for classification.
   [[nodiscard]] virtual const Tensor& logits() const = 0;
-  // Adds d(loss of the last forward)/d(parameter) into each trainable parameter's grad.
+  // Issues the ops that add d(loss of the last forward)/d(parameter) into each trainable
+  // parameter's grad. Like forward_ops(), reads no op result.
   virtual void backward(OpKernels& ops) = 0;
   void zero_grad();
 };

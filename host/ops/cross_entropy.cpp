@@ -50,8 +50,11 @@ void validate_cross_entropy_backward(const Tensor& logits, const Tensor& targets
   check::shaped(op, "dlogits", dlogits, logits.shape());
   check::that(std::isfinite(dloss), op, "dloss is " + std::to_string(dloss) + ", expected a finite value");
   check_target_values(op, targets, logits.dim(1), args.ignore_index);
+}
+
+void validate_cross_entropy_lse(const Tensor& lse) {
   // lse comes from the forward pass; N values, so checking them costs nothing.
-  check::finite(op, "lse", lse);
+  check::finite("cross_entropy_backward", "lse", lse);
 }
 
 OpCost cross_entropy_cost(std::int64_t n, std::int64_t v) {

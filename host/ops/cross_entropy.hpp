@@ -25,6 +25,9 @@ void validate_cross_entropy(const Tensor& logits, const Tensor& targets, const T
 void validate_cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, float dloss,
                                      const Tensor& dlogits, const CrossEntropyArgs& args);
 // Cost of one call for N rows of V classes (exp counted as one flop).
+// lse must be finite. Separate from the shape checks: it reads values an earlier op produced,
+// which a recording backend does not have yet.
+void validate_cross_entropy_lse(const Tensor& lse);
 OpCost cross_entropy_cost(std::int64_t n, std::int64_t v);
 OpCost cross_entropy_backward_cost(std::int64_t n, std::int64_t v);
 // The error every backend raises for non-finite logits of shape (n, v).

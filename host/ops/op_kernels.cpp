@@ -105,6 +105,7 @@ void OpKernels::cross_entropy(const Tensor& logits, const Tensor& targets, Tenso
 
 void OpKernels::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, float dloss, Tensor& dlogits, const CrossEntropyArgs& args) {
   op::validate_cross_entropy_backward(logits, targets, lse, dloss, dlogits, args);
+  if (!defers()) op::validate_cross_entropy_lse(lse);
   do_cross_entropy_backward(logits, targets, lse, dloss, dlogits, args);
 }
 

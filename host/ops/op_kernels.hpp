@@ -59,6 +59,10 @@ class OpKernels {
   double clip_grad_norm(std::span<Tensor> grads, float max_norm);
   void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWArgs& args);
 
+  // True for a backend that records ops to run later: checks of values that earlier ops
+  // produce (not shapes) then happen when each op runs.
+  [[nodiscard]] virtual bool defers() const noexcept { return false; }
+
   // Labels the ops issued next with a layer and phase, for placement rules, traces and
   // --explain. Backends that run ops at once ignore it.
   void set_scope(const Scope& scope) noexcept { scope_ = scope; }
