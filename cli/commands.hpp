@@ -10,6 +10,10 @@ namespace tandem::cli {
 void add_devices_command(CLI::App& app);
 // `tandem kernels test ...` and `tandem kernels list`
 void add_kernels_command(CLI::App& app);
+// `tandem eval --model DIR --data FILE ...`
+void add_eval_command(CLI::App& app);
+// `tandem forward --model DIR --data FILE --out FILE.safetensors [--grads] ...`
+void add_forward_command(CLI::App& app);
 
 // Set by a command whose work completed but whose result is a failure (a kernel that does not
 // match the reference): main exits with it.
