@@ -15,6 +15,9 @@ void add_eval_command(CLI::App& app);
 // `tandem forward --model DIR --data FILE --out FILE.safetensors [--grads] ...`
 void add_forward_command(CLI::App& app);
 
+// `tandem step`: training steps under a placement policy
+void add_step_command(CLI::App& app);
+
 // Set by a command whose work completed but whose result is a failure (a kernel that does not
 // match the reference): main exits with it.
 inline int g_exit_status = 0;

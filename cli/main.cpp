@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Tandem: fine-tuning transformers on a CPU and an FPGA"};
   app.require_subcommand(1);
   tandem::cli::add_devices_command(app);
+  tandem::cli::add_step_command(app);
   tandem::cli::add_kernels_command(app);
   tandem::cli::add_eval_command(app);
   tandem::cli::add_forward_command(app);

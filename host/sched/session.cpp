@@ -1,0 +1,156 @@
+#include "sched/session.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "backends/registry.hpp"
+#include "graph/recorder.hpp"
+#include "tandem/error.hpp"
+
+namespace tandem::sched {
+namespace {
+
+// The block index in a Hugging Face parameter name ("transformer.h.3.attn..." or
+// "bert.encoder.layer.3...."), or -1 for parameters outside the blocks.
+int layer_of(const std::string& name) {
+  for (const std::string_view key : {".h.", "layer."}) {
+    const std::size_t at = name.find(key);
+    if (at == std::string::npos) continue;
+    std::size_t i = at + key.size();
+    int layer = 0;
+    bool digits = false;
+    for (; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i) {
+      layer = layer * 10 + (name[i] - '0');
+      digits = true;
+    }
+    if (digits && i < name.size() && name[i] == '.') return layer;
+  }
+  return -1;
+}
+
+std::vector<std::string> with_cpu_first(std::vector<std::string> specs) {
+  std::erase(specs, "cpu");
+  specs.insert(specs.begin(), "cpu");
+  return specs;
+}
+
+}  // namespace
+
+Session::Session(models::Model& model, SessionOptions options)
+    : model_(model), options_(std::move(options)), policy_(parse_policy(options_.policy)) {
+  std::vector<DeviceCost> costs;
+  for (const std::string& spec : with_cpu_first(options_.devices)) {
+    if (std::any_of(devices_.begin(), devices_.end(), [&](const Device& d) { return d.spec == spec; }))
+      throw Error("--devices: '" + spec + "' is listed twice");
+    backends_.push_back(open_backend(spec));
+    const bool cpu = spec == "cpu";
+    devices_.push_back({spec, backends_.back().get(), cpu});
+    DeviceCost cost;
+    cost.spec = spec;
+    cost.is_cpu = cpu;
+    const std::string name(backends_.back()->name());
+    if (options_.use_history) cost.history = load_history(history_path(name), name);
+    if (!cpu && !options_.fpga_model.empty()) cost.model = load_fpga_model(options_.fpga_model, options_.bitstream_dir);
+    costs.push_back(std::move(cost));
+  }
+  cost_ = std::make_unique<CostModel>(std::move(costs));
+  executor_ = std::make_unique<Executor>(devices_, options_.executor);
+  trace_ = std::make_unique<Trace>(devices_);
+  for (const models::Parameter& p : model_.parameters()) {
+    m_.push_back(Tensor::zeros(p.value.shape()));
+    v_.push_back(Tensor::zeros(p.value.shape()));
+  }
+}
+
+Session::~Session() = default;
+
+graph::TaskGraph Session::record(const data::Batch& batch) {
+  graph::Recorder rec;
+  rec.set_scope({-1, Phase::Forward});
+  model_.forward_ops(batch, rec);
+  if (!model_.loss_tensor().defined()) throw Error("step: the batch has no targets or labels, so there is no loss to train on");
+  rec.set_scope({-1, Phase::Backward});
+  model_.backward(rec);
+  if (options_.optimizer) {
+    AdamWArgs args = options_.adamw;
+    args.step = steps_ + 1;
+    std::span<models::Parameter> params = model_.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      models::Parameter& p = params[i];
+      if (!p.trainable) continue;
+      AdamWArgs a = args;
+      if (!p.decay) a.weight_decay = 0.0f;
+      rec.set_scope({layer_of(p.name), Phase::Optimizer});
+      rec.adamw(p.value, p.grad, m_[i], v_[i], a);
+    }
+  }
+  return rec.take();
+}
+
+bool Session::needs_calibration() const {
+  if (policy_.kind != PolicyKind::Heft) return false;
+  for (const graph::Task& t : graph_.tasks())
+    for (int d = 0; d < static_cast<int>(devices_.size()); ++d)
+      if (cost_->needs_measurement(t, d)) return true;
+  return false;
+}
+
+ExecutionReport Session::calibrate_and_run() {
+  // Program order is a topological order: every task's inputs are ready when it is reached,
+  // so each unmeasured (op, shapes) is timed on each device right there, then run once for real.
+  ExecutionReport report;
+  report.start = std::chrono::steady_clock::now();
+  report.runs.resize(graph_.size());
+  placement_ = place_cpu(graph_);
+  for (const graph::Task& t : graph_.tasks()) {
+    for (int d = 0; d < static_cast<int>(devices_.size()); ++d)
+      if (cost_->needs_measurement(t, d)) cost_->record(t, d, measure(t, *devices_[d].kernels));
+    const auto t0 = std::chrono::steady_clock::now();
+    t.run(*devices_[0].kernels);
+    const auto t1 = std::chrono::steady_clock::now();
+    using ms = std::chrono::duration<double, std::milli>;
+    report.runs[t.id] = {0, ms(t0 - report.start).count(), ms(t1 - report.start).count()};
+    placement_.tasks[t.id].reason = "calibration: program order on the CPU";
+  }
+  report.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - report.start).count();
+  save_histories();
+  signature_.clear();  // plan the next step from the new measurements
+  return report;
+}
+
+void Session::save_histories() const {
+  if (!options_.use_history) return;
+  for (std::size_t d = 0; d < devices_.size(); ++d) {
+    const std::string name(devices_[d].kernels->name());
+    save_history(history_path(name), cost_->device(static_cast<int>(d)).history);
+  }
+}
+
+StepResult Session::step(const data::Batch& batch) {
+  model_.zero_grad();
+  graph_ = record(batch);
+  StepResult result;
+  if (needs_calibration()) {
+    result.report = calibrate_and_run();
+    result.calibrated = true;
+  } else {
+    const std::string signature = graph_.signature();
+    if (signature != signature_) {
+      PolicyOptions po;
+      po.strict = options_.strict;
+      po.first_step = steps_ == 0;
+      placement_ = place(policy_, graph_, devices_, *cost_, residency_, po);
+      signature_ = signature;
+      result.replanned = true;
+    }
+    result.report = executor_->run(graph_, placement_);
+  }
+  ++steps_;
+  trace_->add_step(graph_, placement_, result.report);
+  summary_ = summarize(graph_, devices_, result.report);
+  result.loss = model_.loss_tensor().data<float>()[0];
+  return result;
+}
+
+}  // namespace tandem::sched

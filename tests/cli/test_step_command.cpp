@@ -1,0 +1,86 @@
+// `tandem step` as a user runs it: a traced fine-tuning step of the 2-layer GPT-2 fixture
+// with the FPGA kernels on the emulation device, --explain, and placement errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+
+namespace tandem::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kModel = std::string(TANDEM_FIXTURES) + "/models/gpt2-tiny";
+const std::string kArgs = "step --model " + kModel + " --data " + kModel + "/eval_multi.ids --batch 2 --context 16 --no-history";
+
+bool have_opencl() {
+  const CliResult r = run_cli("devices --json");
+  return r.status == 0 && !nlohmann::json::parse(r.out)["opencl"].empty();
+}
+
+struct Span {
+  double begin, end;
+};
+
+// The complete events of each track of a Chrome trace, by track name.
+std::map<std::string, std::vector<Span>> tracks(const nlohmann::json& trace) {
+  std::map<int, std::string> names;
+  for (const auto& e : trace["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name") names[e["tid"].get<int>()] = e["args"]["name"];
+  std::map<std::string, std::vector<Span>> out;
+  for (const auto& e : trace["traceEvents"])
+    if (e["ph"] == "X") {
+      const double ts = e["ts"].get<double>();
+      out[names[e["tid"].get<int>()]].push_back({ts, ts + e["dur"].get<double>()});
+    }
+  return out;
+}
+
+TEST(StepCommand, FpgaPolicyTraceShowsBothDevicesBusyAtOnce) {
+  if (!have_opencl()) GTEST_SKIP() << "no OpenCL device";
+  const fs::path trace = fs::temp_directory_path() / ("tandem-step-trace-" + std::to_string(::getpid()) + ".json");
+  const CliResult r = run_cli(kArgs + " --devices cpu,opencl:0 --policy fpga --steps 2 --trace " + trace.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("step 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("opencl:0"), std::string::npos) << r.out;  // the summary
+  std::ifstream in(trace);
+  const auto t = tracks(nlohmann::json::parse(in));
+  fs::remove(trace);
+  ASSERT_TRUE(t.contains("cpu") && t.contains("opencl:0"));
+  int overlaps = 0;
+  for (const Span& c : t.at("cpu"))
+    for (const Span& d : t.at("opencl:0")) overlaps += c.begin < d.end && d.begin < c.end;
+  EXPECT_GT(overlaps, 0) << "no CPU task ran while the device was busy";
+}
+
+TEST(StepCommand, ExplainSaysWhereEveryTaskWentAndWhy) {
+  if (!have_opencl()) GTEST_SKIP() << "no OpenCL device";
+  const CliResult r = run_cli(kArgs + " --devices cpu,opencl:0 --policy fpga --explain");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* want : {"layer", "phase", "reason", "split_qkv", "host work runs on the cpu", "adamw", "optimizer"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+}
+
+TEST(StepCommand, StrictTurnsAFallbackIntoAnError) {
+  const fs::path rules = fs::temp_directory_path() / ("tandem-rules-" + std::to_string(::getpid()) + ".txt");
+  std::ofstream(rules) << "ops=* -> opencl:3\n";
+  const CliResult strict = run_cli(kArgs + " --policy rules:" + rules.string() + " --strict");
+  EXPECT_EQ(strict.status, 1);
+  EXPECT_EQ(strict.err, "tandem: strict placement: task 0 (embedding, layer -1, forward): rule " + rules.string() +
+                            ":1 'ops=* -> opencl:3' names opencl:3, which is not open\n");
+  const CliResult lenient = run_cli(kArgs + " --policy rules:" + rules.string());
+  EXPECT_EQ(lenient.status, 0) << lenient.err;
+  fs::remove(rules);
+  const CliResult bad = run_cli(kArgs + " --policy bogus");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.err, "tandem: --policy: unknown policy 'bogus' (cpu, fpga, heft, rules:FILE)\n");
+}
+
+}  // namespace
+}  // namespace tandem::test
