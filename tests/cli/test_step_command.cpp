@@ -82,5 +82,31 @@ TEST(StepCommand, StrictTurnsAFallbackIntoAnError) {
   EXPECT_EQ(bad.err, "tandem: --policy: unknown policy 'bogus' (cpu, fpga, heft, rules:FILE)\n");
 }
 
+TEST(CalibrateCommand, HistoryLetsHeftPlanTheFirstStep) {
+  if (!have_opencl()) GTEST_SKIP() << "no OpenCL device";
+  const fs::path data_home = fs::temp_directory_path() / ("tandem-xdg-" + std::to_string(::getpid()));
+  fs::remove_all(data_home);
+  ::setenv("XDG_DATA_HOME", data_home.c_str(), 1);
+  const std::string shape = " --model " + kModel + " --data " + kModel + "/eval_multi.ids --batch 2 --context 16";
+  const CliResult cal = run_cli("calibrate --devices cpu,opencl:0" + shape);
+  ASSERT_EQ(cal.status, 0) << cal.err;
+  EXPECT_NE(cal.out.find("ops of one training step timed on 2 devices"), std::string::npos) << cal.out;
+  std::size_t files = 0;
+  for (const auto& f : fs::recursive_directory_iterator(data_home / "tandem" / "history")) {
+    if (!f.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(f.path());
+    const auto h = nlohmann::json::parse(in);
+    EXPECT_GT(h.dump().size(), 100u) << f.path();
+  }
+  EXPECT_EQ(files, 2u);
+  // With every op timed, heft plans the first step instead of running a calibration step.
+  const CliResult step = run_cli("step --devices cpu,opencl:0 --policy heft" + shape);
+  ::unsetenv("XDG_DATA_HOME");
+  fs::remove_all(data_home);
+  ASSERT_EQ(step.status, 0) << step.err;
+  EXPECT_NE(step.out.find("(planned)"), std::string::npos) << step.out;
+}
+
 }  // namespace
 }  // namespace tandem::test
