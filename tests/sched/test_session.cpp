@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -96,7 +97,9 @@ class Policies : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Policies, EveryPolicyGivesTheCpuStep) {
   if (!have_opencl()) GTEST_SKIP() << "no OpenCL device";
-  const std::filesystem::path rules = std::filesystem::temp_directory_path() / "tandem-test-rules.txt";
+  // One file per process: ctest runs the parameters as concurrent processes.
+  const std::filesystem::path rules =
+      std::filesystem::temp_directory_path() / ("tandem-test-rules-" + std::to_string(::getpid()) + ".txt");
   std::ofstream(rules) << "# GEMMs of layer 1 and all of the backward pass on the card\n"
                           "ops=gemm layers=1-1 phases=forward -> opencl:0\n"
                           "phases=backward -> opencl:0\n";

@@ -11,7 +11,7 @@ namespace {
 using i64 = std::int64_t;
 
 // gemm.cl's output tile; only the launch size depends on it, never the result.
-constexpr i64 kTileM = 128, kTileN = 256;
+constexpr i64 kTileM = 256, kTileN = 256;
 
 // c (m, n) = alpha · op(a) · op(b) + beta · c for contiguous row-major 2-D operands.
 void run_gemm_2d(Submission& s, const DeviceInfo& device, const Tensor& a, bool ta, const Tensor& b, bool tb,

@@ -27,7 +27,7 @@ struct Gemm {
 };
 
 // gemm.cl's output tile; only the launch size depends on it, never the result.
-constexpr i64 kTileM = 128, kTileN = 256;
+constexpr i64 kTileM = 256, kTileN = 256;
 
 // An emulator gets one work-group per output tile, so its runtime balances tiles over the
 // cores; a card gets one per compute unit, each CU looping over its share of the tiles.
