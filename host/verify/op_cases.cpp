@@ -67,18 +67,24 @@ void add_matmul(std::vector<OpCase>& out, const Dims& d) {
   struct Form {
     bool ta, tb;
     float alpha, beta;
+    bool shared;  // with a batch: b is one (K, N) weight for every entry, its gradient summed
   };
   // The three forms the models use: x·W (NN), x·Wᵀ (NT, BERT's Linear, attention scores),
-  // xᵀ·dy (TN, weight gradients); alpha and beta exercised on two of them.
-  for (const Form f : {Form{false, false, 1.f, 0.f}, Form{false, true, 2.f, 0.5f}, Form{true, false, -1.f, 1.f}}) {
-    const bool shared = batch > 1 && !f.ta;  // a weight shared across the batch
+  // xᵀ·dy (TN, weight gradients), and TT for completeness; alpha and beta exercised on some.
+  for (const Form f : {Form{false, false, 1.f, 0.f, true}, Form{false, true, 2.f, 0.5f, false},
+                       Form{true, false, -1.f, 1.f, false}, Form{true, false, 1.f, 0.f, true},
+                       Form{true, true, 0.5f, 0.f, true}}) {
+    if (batch == 1 && f.ta && !f.tb && f.shared) continue;  // the same case as the batched TN without a batch
+    const bool shared = batch > 1 && f.shared;
     const Shape as = batch > 1 ? Shape{batch, f.ta ? k : m, f.ta ? m : k} : Shape{f.ta ? k : m, f.ta ? m : k};
     const Shape bs = batch > 1 && !shared ? Shape{batch, f.tb ? n : k, f.tb ? k : n} : Shape{f.tb ? n : k, f.tb ? k : n};
     const Shape os = batch > 1 ? Shape{batch, m, n} : Shape{m, n};
     const MatMulArgs args{f.ta, f.tb, f.alpha, f.beta};
     const std::string form = std::string(f.ta ? "T" : "N") + (f.tb ? "T" : "N");
-    const std::string shape = "a " + as.str() + " b " + bs.str() + " " + form +
-                              (f.alpha != 1 || f.beta != 0 ? " alpha=" + std::to_string(int(f.alpha)) : "");
+    std::ostringstream label;
+    label << "a " << as.str() << " b " << bs.str() << " " << form;
+    if (f.alpha != 1 || f.beta != 0) label << " alpha=" << f.alpha << " beta=" << f.beta;
+    const std::string shape = label.str();
     const double a_abs = std::abs(f.alpha);
     out.push_back({"matmul", "gemm", shape, matmul_cost(as, bs, args), [=] {
                      CaseData c;
