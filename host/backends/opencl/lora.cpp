@@ -3,27 +3,17 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "backends/opencl/opencl_kernels.hpp"
+#include "backends/opencl/gemm_launch.hpp"
 
 namespace tandem::opencl {
 namespace {
 
 using i64 = std::int64_t;
 
-// gemm.cl's output tile; only the launch size depends on it, never the result.
-constexpr i64 kTileM = 256, kTileN = 256;
-
 // c (m, n) = alpha · op(a) · op(b) + beta · c for contiguous row-major 2-D operands.
 void run_gemm_2d(Submission& s, const DeviceInfo& device, const Tensor& a, bool ta, const Tensor& b, bool tb,
                  Tensor& c, i64 m, i64 n, i64 k, float alpha, float beta) {
-  if (m == 0 || n == 0) return;
-  // An emulator gets one work-group per output tile to balance over its cores; a card one per CU.
-  const i64 tiles = ((m + kTileM - 1) / kTileM) * ((n + kTileN - 1) / kTileN);
-  const std::size_t groups = device.fpga ? std::max<std::size_t>(1, device.compute_units) : static_cast<std::size_t>(tiles);
-  const Arg dst = beta == 0.0f ? out(c) : inout(c);
-  s.run("gemm", "gemm", groups,
-        {in(a), in(b), dst, i32(ta), i32(tb), i32(m), i32(n), i32(k), f32(alpha), f32(beta), i32(1), u64(0), u64(0),
-         u64(0)});
+  run_gemm(s, device, {a, b, c, ta, tb, m, n, k, alpha, beta});
 }
 
 }  // namespace

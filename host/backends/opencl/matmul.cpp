@@ -5,26 +5,13 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "backends/opencl/opencl_kernels.hpp"
+#include "backends/opencl/gemm_launch.hpp"
 #include "ops/matmul.hpp"
 
 namespace tandem::opencl {
 namespace {
 
 using i64 = std::int64_t;
-
-// One launch: C_e = alpha · op(A_e) · op(B_e) + beta · C_e for e < batch, operands contiguous
-// row-major; strides in elements, 0 = one operand for every entry (for c: a batch reduction).
-struct Gemm {
-  const Tensor& a;
-  const Tensor& b;
-  Tensor& c;
-  bool ta = false, tb = false;
-  i64 m = 0, n = 0, k = 0;
-  float alpha = 1, beta = 0;
-  i64 batch = 1;
-  i64 stride_a = 0, stride_b = 0, stride_c = 0;
-};
 
 // gemm.cl's output tile; only the launch size depends on it, never the result.
 constexpr i64 kTileM = 256, kTileN = 256;
@@ -38,6 +25,8 @@ std::size_t gemm_groups(const DeviceInfo& device, const Gemm& g) {
   return static_cast<std::size_t>(std::max<i64>(1, tiles));
 }
 
+}  // namespace
+
 void run_gemm(Submission& s, const DeviceInfo& device, const Gemm& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   // beta == 0: the kernel never reads c, so it need not be copied to the device.
@@ -47,8 +36,6 @@ void run_gemm(Submission& s, const DeviceInfo& device, const Gemm& g) {
          i32(g.batch), u64(static_cast<std::uint64_t>(g.stride_a)), u64(static_cast<std::uint64_t>(g.stride_b)),
          u64(static_cast<std::uint64_t>(g.stride_c))});
 }
-
-}  // namespace
 
 void OpenclKernels::do_matmul(const Tensor& a, const Tensor& b, Tensor& out, const MatMulArgs& args) {
   const op::MatMulDims d = op::matmul_dims(a.shape(), b.shape(), args);
