@@ -43,64 +43,73 @@ TaskPlacement fallback(const Task& t, const std::string& why, const PolicyOption
   return {0, "fallback: " + why + "; cpu", 0, false};
 }
 
+std::size_t overlap_bytes(const graph::Region& a, const graph::Region& b) {
+  return a.overlaps(b) ? std::min(a.end, b.end) - std::max(a.begin, b.begin) : 0;
+}
+
+// What each task needs: what it reads, plus what it updates in place.
+std::vector<graph::Region> needed_regions(const Task& t) {
+  std::vector<graph::Region> needed = t.reads;
+  if (reads_its_writes(t.kind)) needed.insert(needed.end(), t.writes.begin(), t.writes.end());
+  return needed;
+}
+
 // The list scheduler shared by heft and simulate: tasks in upward-rank order, each started
-// when its device is free and its inputs are on it. A copy made for one reader serves later
-// readers on that device too, but not before it arrived.
+// in the earliest idle slot of its device that begins after its inputs are on it and is long
+// enough (the insertion policy of Topcuoglu et al. 2002), so a task taken late can fill a
+// gap left before an earlier-taken one. A device runs one task at a time; this holds for the
+// CPU too, since its predictions are for an op using every core (its peaks are measured so).
+// A copy made for one reader serves later readers on that device too, but not before it
+// arrived.
 class Timeline {
  public:
   struct Estimate {
     double data_ready = 0;  // dependencies done and inputs on the device
-    double end = 0;
+    double start = 0, end = 0;
     Prediction run;
-    std::vector<const void*> fetched;  // buffers copied to the device for this task
+    std::vector<std::pair<const void*, double>> fetched;  // buffers copied to the device, and when each arrives
   };
 
   Timeline(const TaskGraph& graph, const CostModel& cost, Residency& residency, const PolicyOptions& options)
-      : cost_(cost), residency_(residency), free_(cost.size(), 0.0), finish_(graph.size(), 0.0) {
+      : cost_(cost), residency_(residency), busy_(cost.size()), not_before_(cost.size(), 0.0),
+        finish_(graph.size(), 0.0), needed_(graph.size()) {
     if (options.first_step)
-      for (std::size_t d = 0; d < free_.size(); ++d) free_[d] = cost.startup_ms(static_cast<int>(d));
-    not_before_ = free_;
+      for (std::size_t d = 0; d < not_before_.size(); ++d) not_before_[d] = cost.startup_ms(static_cast<int>(d));
+    for (const Task& t : graph.tasks())
+      for (const graph::Region& r : needed_regions(t)) {
+        Needed n{r, {}};
+        for (graph::TaskId dep : t.deps)
+          for (const graph::Region& w : graph[dep].writes)
+            if (w.overlaps(r)) {
+              n.producers.push_back(dep);
+              break;
+            }
+        needed_[t.id].push_back(std::move(n));
+      }
   }
 
   [[nodiscard]] Estimate estimate(const Task& t, int d) const {
     Estimate e;
     double ready = not_before_[static_cast<std::size_t>(d)];
     for (graph::TaskId dep : t.deps) ready = std::max(ready, finish_[dep]);
-    double transfer = 0;
-    auto charge = [&](const graph::Region& r) {
-      const std::size_t bytes = residency_.missing_bytes(r, d);
-      if (bytes == 0) {
-        if (auto it = arrival_.find({r.storage, d}); it != arrival_.end()) ready = std::max(ready, it->second);
-        return;
-      }
-      const DeviceMask holders = residency_.holders(r);
-      double best = std::numeric_limits<double>::infinity();
-      for (int h = 0; h < static_cast<int>(cost_.size()); ++h)
-        if (holders & device_bit(h)) best = std::min(best, cost_.transfer_ms(h, d, double(bytes)));
-      // Pieces written on different devices: no one holder has it all; charge the dearest.
-      if (!std::isfinite(best)) {
-        best = 0;
-        for (int h = 0; h < static_cast<int>(cost_.size()); ++h)
-          best = std::max(best, cost_.transfer_ms(h, d, double(bytes)));
-      }
-      transfer += best;
-      e.fetched.push_back(r.storage);
-    };
-    for (const graph::Region& r : t.reads) charge(r);
-    if (reads_its_writes(t.kind))
-      for (const graph::Region& r : t.writes) charge(r);
+    const std::vector<Needed>& needed = needed_[t.id];
+    for (const Needed& n : needed) ready = std::max(ready, fetch(n, d, e));
     e.run = cost_.predict(t, d);
-    e.data_ready = ready + transfer;
-    e.end = std::max(free_[static_cast<std::size_t>(d)], e.data_ready) + e.run.ms;
+    e.data_ready = ready;
+    e.start = earliest_slot(d, e.data_ready, e.run.ms);
+    e.end = e.start + e.run.ms;
     return e;
   }
 
   void commit(const Task& t, int d, const Estimate& e) {
     finish_[t.id] = e.end;
-    free_[static_cast<std::size_t>(d)] = e.end;
-    for (const void* storage : e.fetched) {
+    std::vector<Interval>& busy = busy_[static_cast<std::size_t>(d)];
+    busy.insert(std::upper_bound(busy.begin(), busy.end(), Interval{e.start, e.end},
+                                 [](const Interval& a, const Interval& b) { return a.start < b.start; }),
+                {e.start, e.end});
+    for (const auto& [storage, arrives] : e.fetched) {
       double& at = arrival_[{storage, d}];
-      at = std::max(at, e.data_ready);
+      at = std::max(at, arrives);
     }
     for (const graph::Region& r : t.reads) residency_.add_copy(r, d);
     for (const graph::Region& r : t.writes) residency_.write(r, d);
@@ -111,9 +120,66 @@ class Timeline {
   }
 
  private:
+  struct Interval {
+    double start, end;
+  };
+  // A region a task reads (or updates in place) and the dependencies that wrote it.
+  struct Needed {
+    graph::Region region;
+    std::vector<graph::TaskId> producers;
+  };
+
+  // When @p n's bytes are on device @p d, recording a copy in @p e. A copy is issued as soon
+  // as its source is valid (its producers done, or its own copy there arrived) and overlaps
+  // with compute and with other copies: the model has no PCIe contention.
+  double fetch(const Needed& n, int d, Estimate& e) const {
+    const graph::Region& r = n.region;
+    if (residency_.missing_bytes(r, d) == 0) {
+      auto it = arrival_.find({r.storage, d});
+      return it == arrival_.end() ? 0.0 : it->second;
+    }
+    const double bytes = double(residency_.missing_bytes(r, d));
+    // Neither end takes a copy before its startup (a card's buffers need its bitstream).
+    double produced = not_before_[static_cast<std::size_t>(d)];
+    for (graph::TaskId p : n.producers) produced = std::max(produced, finish_[p]);
+    auto source_ready = [&](int h) {
+      auto it = arrival_.find({r.storage, h});
+      return std::max({produced, not_before_[static_cast<std::size_t>(h)], it == arrival_.end() ? 0.0 : it->second});
+    };
+    const DeviceMask holders = residency_.holders(r);
+    double arrives = std::numeric_limits<double>::infinity();
+    for (int h = 0; h < static_cast<int>(cost_.size()); ++h)
+      if (holders & device_bit(h)) arrives = std::min(arrives, source_ready(h) + cost_.transfer_ms(h, d, bytes));
+    // Pieces written on different devices: no one holder has it all; charge the dearest.
+    if (!std::isfinite(arrives)) {
+      arrives = 0;
+      for (int h = 0; h < static_cast<int>(cost_.size()); ++h)
+        arrives = std::max(arrives, source_ready(h) + cost_.transfer_ms(h, d, bytes));
+    }
+    e.fetched.emplace_back(r.storage, arrives);
+    return arrives;
+  }
+
+  // The earliest start >= @p ready of a @p run-long idle slot on device @p d.
+  [[nodiscard]] double earliest_slot(int d, double ready, double run) const {
+    const std::vector<Interval>& busy = busy_[static_cast<std::size_t>(d)];
+    // The first interval that might end after ready: intervals are disjoint and sorted by
+    // start, so also by end.
+    auto it = std::lower_bound(busy.begin(), busy.end(), ready,
+                               [](const Interval& a, double t) { return a.end <= t; });
+    double start = ready;
+    for (; it != busy.end(); ++it) {
+      if (start + run <= it->start) return start;
+      start = std::max(start, it->end);
+    }
+    return start;
+  }
+
   const CostModel& cost_;
   Residency& residency_;
-  std::vector<double> free_, not_before_, finish_;
+  std::vector<std::vector<Interval>> busy_;  // per device, sorted by start, disjoint
+  std::vector<double> not_before_, finish_;
+  std::vector<std::vector<Needed>> needed_;  // per task
   std::map<std::pair<const void*, int>, double> arrival_;
 };
 
@@ -183,17 +249,6 @@ int find_device(const CostModel& cost, const std::string& spec) {
   for (int d = 0; d < static_cast<int>(cost.size()); ++d)
     if (normalize_spec(cost.device(d).spec) == spec) return d;
   return -1;
-}
-
-std::size_t overlap_bytes(const graph::Region& a, const graph::Region& b) {
-  return a.overlaps(b) ? std::min(a.end, b.end) - std::max(a.begin, b.begin) : 0;
-}
-
-// What each task needs: what it reads, plus what it updates in place.
-std::vector<graph::Region> needed_regions(const Task& t) {
-  std::vector<graph::Region> needed = t.reads;
-  if (reads_its_writes(t.kind)) needed.insert(needed.end(), t.writes.begin(), t.writes.end());
-  return needed;
 }
 
 // Bytes of @p t's needed regions that dependency t.deps[i] wrote, per i.
@@ -397,82 +452,32 @@ Placement place(const Policy& policy, const TaskGraph& graph, std::span<const De
 
 namespace {
 
-// The critical_path_transfers bound: finish[t][d] = run(t, d) + the latest of, over t's
-// dependencies p, min over p's device d' of finish[p][d'] + transfer(d' -> d, bytes p wrote
-// that t needs), and the transfer of t's initial data to d.
-double critical_path_with_transfers(const TaskGraph& graph, const CostModel& cost, const Residency& residency) {
+// The least T such that @p set, each task split fractionally between the devices at their
+// predicted speeds, fits in T on every device. Every plan needs at least this long to run the
+// set, since a device runs one task at a time. Two devices: fill device 1 up to T with the
+// tasks it is relatively best at (a fractional knapsack by speed ratio; exact for the
+// fractional relaxation), check the rest fits in T on device 0, bisect on T. Otherwise the
+// sum of fastest times over the number of devices, which that never undercuts.
+double parallel_work_ms(std::span<const Task* const> set, const CostModel& cost) {
   const int n_dev = static_cast<int>(cost.size());
   const double inf = std::numeric_limits<double>::infinity();
-  std::vector<std::vector<double>> finish(graph.size(), std::vector<double>(static_cast<std::size_t>(n_dev), inf));
-  double bound = 0;
-  for (const Task& t : graph.tasks()) {
-    // Bytes each dependency produced for t, and the regions no dependency produced.
-    const std::vector<double> dep_bytes = bytes_from_deps(graph, t);
-    std::vector<graph::Region> initial;
-    for (const graph::Region& r : needed_regions(t)) {
-      bool produced = false;
-      for (graph::TaskId dep : t.deps)
-        for (const graph::Region& w : graph[dep].writes) produced = produced || r.overlaps(w);
-      if (!produced) initial.push_back(r);
-    }
-    double best = inf;
-    for (int d = 0; d < n_dev; ++d) {
-      if (!cost.supports(t, d)) continue;
-      double ready = 0;
-      for (const graph::Region& r : initial) {
-        const std::size_t bytes = residency.missing_bytes(r, d);
-        if (bytes == 0) continue;
-        double fetch = inf;
-        for (int h = 0; h < n_dev; ++h)
-          if (residency.holders(r) & device_bit(h)) fetch = std::min(fetch, cost.transfer_ms(h, d, double(bytes)));
-        ready = std::max(ready, std::isfinite(fetch) ? fetch : 0.0);
-      }
-      for (std::size_t i = 0; i < t.deps.size(); ++i) {
-        double from = inf;
-        for (int src = 0; src < n_dev; ++src)
-          from = std::min(from, finish[t.deps[i]][static_cast<std::size_t>(src)] + cost.transfer_ms(src, d, dep_bytes[i]));
-        ready = std::max(ready, from);
-      }
-      finish[t.id][static_cast<std::size_t>(d)] = ready + cost.predict(t, d).ms;
-      best = std::min(best, finish[t.id][static_cast<std::size_t>(d)]);
-    }
-    bound = std::max(bound, best);
-  }
-  return bound;
-}
-
-}  // namespace
-
-LowerBound lower_bound(const TaskGraph& graph, const CostModel& cost, const Residency& residency) {
-  const int n_dev = static_cast<int>(cost.size());
-  LowerBound lb;
-  lb.critical_path_transfers_ms = critical_path_with_transfers(graph, cost, residency);
-  std::vector<double> fastest(graph.size()), path(graph.size(), 0.0);
-  for (const Task& t : graph.tasks()) {
-    double f = std::numeric_limits<double>::infinity();
+  double total = 0, longest = 0;
+  for (const Task* t : set) {
+    double f = inf;
     for (int d = 0; d < n_dev; ++d)
-      if (cost.supports(t, d)) f = std::min(f, cost.predict(t, d).ms);
-    fastest[t.id] = f;
-    double start = 0;
-    for (graph::TaskId dep : t.deps) start = std::max(start, path[dep]);
-    path[t.id] = start + f;
-    lb.critical_path_ms = std::max(lb.critical_path_ms, path[t.id]);
+      if (cost.supports(*t, d)) f = std::min(f, cost.predict(*t, d).ms);
+    total += f;
+    longest = std::max(longest, f);
   }
-  double total = 0;
-  for (double f : fastest) total += f;
-  lb.work_ms = total / n_dev;
-  if (n_dev != 2) return lb;
-
-  // Two devices: fill device 1 up to T with the tasks it is relatively best at (fractional
-  // knapsack by speed ratio), and check the rest fits in T on device 0. Bisect on T.
+  // Each task runs whole on one device, so the set takes at least its longest task.
+  const double even = std::max(total / n_dev, longest);
+  if (n_dev != 2 || set.empty()) return even;
   struct Pair {
     double p0, p1;
   };
   std::vector<Pair> pairs;
-  for (const Task& t : graph.tasks())
-    pairs.push_back({cost.predict(t, 0).ms, cost.supports(t, 1) ? cost.predict(t, 1).ms
-                                                               : std::numeric_limits<double>::infinity()});
-  auto ratio = [](const Pair& p) { return p.p1 > 0 ? p.p0 / p.p1 : std::numeric_limits<double>::infinity(); };
+  for (const Task* t : set) pairs.push_back({cost.predict(*t, 0).ms, cost.supports(*t, 1) ? cost.predict(*t, 1).ms : inf});
+  auto ratio = [&](const Pair& p) { return p.p1 > 0 ? p.p0 / p.p1 : inf; };
   std::sort(pairs.begin(), pairs.end(), [&](const Pair& a, const Pair& b) { return ratio(a) > ratio(b); });
   auto fits = [&](double T) {
     double room = T, left = 0;
@@ -488,13 +493,105 @@ LowerBound lower_bound(const TaskGraph& graph, const CostModel& cost, const Resi
     }
     return left <= T;
   };
-  double lo = lb.work_ms, hi = 0;
+  double lo = even, hi = 0;
   for (const Pair& p : pairs) hi += p.p0;
   for (int i = 0; i < 100 && hi - lo > 1e-9 * hi; ++i) {
     const double mid = 0.5 * (lo + hi);
     (fits(mid) ? hi : lo) = mid;
   }
-  lb.work_ms = std::max(lb.work_ms, lo);
+  return std::max(even, lo);
+}
+
+// Parallel branches that join (the q, k and v matmuls feeding attention) cannot all run at
+// once: a task starts no earlier than the earliest start of its dependencies plus the time
+// the devices need to run all of them, one task at a time each. @p start_lb holds a lower
+// bound on each dependency's start.
+double join_bound_ms(const TaskGraph& graph, const Task& t, const std::vector<double>& start_lb,
+                     const CostModel& cost) {
+  if (t.deps.size() < 2) return 0;
+  std::vector<const Task*> deps;
+  double earliest = std::numeric_limits<double>::infinity();
+  for (graph::TaskId dep : t.deps) {
+    deps.push_back(&graph[dep]);
+    earliest = std::min(earliest, start_lb[dep]);
+  }
+  return earliest + parallel_work_ms(deps, cost);
+}
+
+// Per dependency i of @p t, the most bytes it wrote into any one region @p t needs. The
+// timing model fetches each region as its own copy, all at once, so this is the least any
+// plan moves, in one copy, after dependency i ends on another device.
+std::vector<double> largest_piece_from_deps(const TaskGraph& graph, const Task& t) {
+  std::vector<double> bytes(t.deps.size(), 0.0);
+  for (const graph::Region& r : needed_regions(t))
+    for (std::size_t i = 0; i < t.deps.size(); ++i) {
+      double piece = 0;
+      for (const graph::Region& w : graph[t.deps[i]].writes) piece += double(overlap_bytes(r, w));
+      bytes[i] = std::max(bytes[i], piece);
+    }
+  return bytes;
+}
+
+// The critical_path_transfers bound: finish[t][d] = run(t, d) + the latest of, over t's
+// dependencies p, min over p's device d' of finish[p][d'] + transfer(d' -> d, the largest
+// piece p wrote that t needs), and the join bound above. Initial data is not charged: its
+// copies may start at time 0, and other readers may bring parts of it earlier.
+double critical_path_with_transfers(const TaskGraph& graph, const CostModel& cost) {
+  const int n_dev = static_cast<int>(cost.size());
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> finish(graph.size(), std::vector<double>(static_cast<std::size_t>(n_dev), inf));
+  std::vector<double> start_lb(graph.size(), inf);
+  double bound = 0;
+  for (const Task& t : graph.tasks()) {
+    const std::vector<double> dep_bytes = largest_piece_from_deps(graph, t);
+    const double join = join_bound_ms(graph, t, start_lb, cost);
+    double best = inf;
+    for (int d = 0; d < n_dev; ++d) {
+      if (!cost.supports(t, d)) continue;
+      double ready = join;
+      for (std::size_t i = 0; i < t.deps.size(); ++i) {
+        double from = inf;
+        for (int src = 0; src < n_dev; ++src)
+          from = std::min(from, finish[t.deps[i]][static_cast<std::size_t>(src)] + cost.transfer_ms(src, d, dep_bytes[i]));
+        ready = std::max(ready, from);
+      }
+      const double run = cost.predict(t, d).ms;
+      finish[t.id][static_cast<std::size_t>(d)] = ready + run;
+      start_lb[t.id] = std::min(start_lb[t.id], ready);
+      best = std::min(best, ready + run);
+    }
+    bound = std::max(bound, best);
+  }
+  return bound;
+}
+
+// The longest dependency chain with each task at its fastest device, no transfers, and the
+// join bound above.
+double critical_path(const TaskGraph& graph, const CostModel& cost) {
+  std::vector<double> start_lb(graph.size(), 0.0);
+  double bound = 0;
+  for (const Task& t : graph.tasks()) {
+    double start = join_bound_ms(graph, t, start_lb, cost);
+    for (graph::TaskId dep : t.deps) {
+      const Task* one[] = {&graph[dep]};
+      start = std::max(start, start_lb[dep] + parallel_work_ms(one, cost));
+    }
+    start_lb[t.id] = start;
+    const Task* self[] = {&t};
+    bound = std::max(bound, start + parallel_work_ms(self, cost));
+  }
+  return bound;
+}
+
+}  // namespace
+
+LowerBound lower_bound(const TaskGraph& graph, const CostModel& cost) {
+  LowerBound lb;
+  lb.critical_path_transfers_ms = critical_path_with_transfers(graph, cost);
+  lb.critical_path_ms = critical_path(graph, cost);
+  std::vector<const Task*> all;
+  for (const Task& t : graph.tasks()) all.push_back(&t);
+  lb.work_ms = parallel_work_ms(all, cost);
   return lb;
 }
 

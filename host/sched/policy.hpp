@@ -5,8 +5,9 @@
 //   rules:FILE the last matching rule of a rules file (rules.hpp), the CPU when none matches;
 //   heft       (default) earliest finish time in upward-rank order (Topcuoglu et al.'s HEFT,
 //              as in StarPU's dmda): each task goes to the device where it would finish first,
-//              counting the device's queue, its inputs' producers and the transfers of the
-//              bytes the device lacks (residency.hpp), plus the predicted run time.
+//              in the earliest idle slot there (insertion) after its inputs' producers and
+//              the copies of the bytes the device lacks (residency.hpp), plus the predicted
+//              run time.
 // Every policy's plan is simulated with the same timing model, so all report a predicted
 // step time and each task its predicted run time.
 
@@ -63,23 +64,25 @@ Placement place_heft(const graph::TaskGraph& graph, const CostModel& cost, Resid
 void simulate(const graph::TaskGraph& graph, Placement& placement, const CostModel& cost, Residency& residency,
               const PolicyOptions& options = {});
 
-// Lower bounds on any placement's step time under the timing model above (startup ignored):
-//  - work: the least T such that the tasks, split fractionally between devices at their
-//    predicted speeds, fit in T on every device (exact for two devices; Σ fastest / D
-//    otherwise, which it never undercuts);
+// Lower bounds on any placement's step time under the timing model above (startup ignored;
+// every device, the CPU included, runs one task at a time). Each is valid on its own:
+//  - work: the least T such that all tasks, each split fractionally between the devices at
+//    their predicted speeds, fit in T on every device (exact for that relaxation with two
+//    devices; Σ fastest / D otherwise, which it never undercuts), and at least the longest task;
 //  - critical_path: the longest dependency chain with every task at its fastest device and
-//    no transfers;
-//  - critical_path_transfers: the same, but each task's earliest finish on each device
-//    counts the transfer of what each producer wrote for it from wherever that producer ran
-//    (and of initial data from where @p residency holds it), minimised over the producers'
-//    devices. Every plan pays at least this along every chain.
+//    no transfers, where a task with several dependencies also starts no earlier than their
+//    earliest start plus the work bound of that set (parallel branches that join, such as
+//    the q, k, v matmuls, share the devices);
+//  - critical_path_transfers: the same, but each task's earliest finish on each device also
+//    counts, per dependency, the copy of the largest piece that dependency wrote for it from
+//    wherever it ran, minimised over the dependency's devices.
 struct LowerBound {
   double work_ms = 0, critical_path_ms = 0, critical_path_transfers_ms = 0;
   [[nodiscard]] double ms() const noexcept {
     return std::max({work_ms, critical_path_ms, critical_path_transfers_ms});
   }
 };
-LowerBound lower_bound(const graph::TaskGraph& graph, const CostModel& cost, const Residency& residency = {});
+LowerBound lower_bound(const graph::TaskGraph& graph, const CostModel& cost);
 
 // The plain-text table --explain prints: task, op, layer, phase, device, predicted ms (with
 // "*" when modeled), reason; then the predicted step time.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -449,8 +450,8 @@ TEST(Heft, HandDerivedChainWithTransfers) {
   const Placement p = place_heft(g, cost, res, {});
   // A on the card: x (1 MB) goes over first: 0.1 + 1e6 / 1e9 s = 1.1 ms, ends at 2.1 ms
   // (vs 10 ms on the CPU). B on the CPU: y comes back, 1.1 ms: 2.1 + 1.1 + 2 = 5.2 ms
-  // (vs 2.1 + w's 1.1 + 8 = 11.2 ms on the card). All-cpu would take 12 ms, all-card
-  // 1.1 + 1 + 1.1 (w) + 8 = 11.2 ms.
+  // (vs 2.1 + 8 = 10.1 ms on the card, w's copy having gone over at the start, in parallel
+  // with x's). All-cpu would take 12 ms, all-card 10.1 ms.
   EXPECT_EQ(p.tasks[0].device, 1);
   EXPECT_EQ(p.tasks[1].device, 0);
   EXPECT_NEAR(p.predicted_step_ms, 5.2, 1e-9);
@@ -461,6 +462,70 @@ TEST(Heft, HandDerivedChainWithTransfers) {
   EXPECT_EQ(res.holders(graph::region_of(z)), device_bit(0));
   const LowerBound lb = lower_bound(g, cost);
   EXPECT_NEAR(lb.critical_path_ms, 1 + 2, 1e-12);  // fastest of each, no transfers
+}
+
+// Insertion (Topcuoglu et al. 2002): a task taken late fills an idle slot of its device.
+// H is host work (5 ms, CPU only) whose output B (3 ms on the card) reads; C (2 ms on the
+// card) is independent. B and C take 100 ms on the CPU. Upward ranks: H first, then B (mean
+// 51.5 ms) before C (51 ms). Transfers: 0.1 ms + bytes / 1 GB/s. B waits for h (16 bytes):
+// 5 + 0.1 + 16e-6 ms, and ends 3 ms later at 8.100016 ms. C's input arrives at 0.100016 ms
+// and the card is idle until B starts, so C runs in [0.100016, 2.100016) instead of after B
+// (which would end the step at 10.100016 ms).
+TEST(Heft, InsertionFillsAnIdleSlotBeforeAnEarlierPlacedTask) {
+  Recorder rec;
+  const Tensor x = Tensor::empty({4}), u = Tensor::empty({4});
+  Tensor h = Tensor::empty({4}), z = Tensor::empty({4}), v = Tensor::empty({4});
+  rec.host("H", {x}, {h}, [] {});
+  rec.gelu(h, z, GeluKind::Tanh);  // B
+  rec.softmax(u, v);               // C
+  TaskGraph g = rec.take();
+  DeviceCost cpu = test_cpu(), card;
+  card.spec = "opencl:0";
+  card.history.to_device = card.history.to_host = {100, {{1, 1.0}}};
+  cpu.history.samples_ms[op_key(g[0])] = {5};
+  cpu.history.samples_ms[op_key(g[1])] = {100};
+  cpu.history.samples_ms[op_key(g[2])] = {100};
+  card.history.samples_ms[op_key(g[1])] = {3};
+  card.history.samples_ms[op_key(g[2])] = {2};
+  const CostModel cost({cpu, card});
+  Residency res;
+  const Placement p = place_heft(g, cost, res, {});
+  EXPECT_EQ(p.tasks[0].device, 0);
+  EXPECT_EQ(p.tasks[1].device, 1);
+  EXPECT_EQ(p.tasks[2].device, 1);
+  EXPECT_NEAR(p.predicted_step_ms, 5 + 0.1 + 16e-6 + 3, 1e-9);
+  EXPECT_NE(p.tasks[2].reason.find("ends at 2.10 ms on opencl:0"), std::string::npos) << p.tasks[2].reason;
+}
+
+// Two branches that join: A and B (1 ms on the card, 2 ms on the CPU each) feed C (1 ms on
+// either). Started together they cannot both run on the card: splitting them fractionally,
+// the card runs 4/3 ms of them while the CPU runs the remaining 2/3 of a task in 2 * 2/3 =
+// 4/3 ms, so C starts no earlier than 4/3 ms and the bound is 4/3 + 1 = 7/3 ms, not the
+// 2 ms of the longest chain. Real plans take 3 ms or more (A, B and C in turn on the card,
+// after the inputs' copies).
+TEST(Heft, LowerBoundCountsJoiningBranchesOnSharedDevices) {
+  Recorder rec;
+  const Tensor x = Tensor::empty({4}), w = Tensor::empty({4});
+  Tensor y = Tensor::empty({4}), z = Tensor::empty({4}), o = Tensor::empty({4});
+  rec.gelu(x, y, GeluKind::Tanh);  // A
+  rec.gelu(w, z, GeluKind::Tanh);  // B
+  rec.residual_add(y, z, o);       // C
+  TaskGraph g = rec.take();
+  DeviceCost cpu = test_cpu(), card;
+  card.spec = "opencl:0";
+  card.history.to_device = card.history.to_host = {100, {{1, 1.0}}};
+  cpu.history.samples_ms[op_key(g[0])] = {2};
+  cpu.history.samples_ms[op_key(g[2])] = {1};
+  card.history.samples_ms[op_key(g[0])] = {1};
+  card.history.samples_ms[op_key(g[2])] = {1};
+  const CostModel cost({cpu, card});
+  const LowerBound lb = lower_bound(g, cost);
+  EXPECT_NEAR(lb.critical_path_ms, 7.0 / 3.0, 1e-6);
+  // All three split fractionally: the card runs A and T - 1 ms of B, the CPU the rest of B,
+  // 2 (2 - T) ms, and C, 1 ms: 2 (2 - T) + 1 <= T gives T = 5/3.
+  EXPECT_NEAR(lb.work_ms, 5.0 / 3.0, 1e-6);
+  Residency res;
+  EXPECT_GE(place_heft(g, cost, res, {}).predicted_step_ms, lb.ms() - 1e-9);
 }
 
 TEST(Heft, NeverWorseThanCpuOrFpgaAndNearTheLowerBound) {
@@ -479,20 +544,34 @@ TEST(Heft, NeverWorseThanCpuOrFpgaAndNearTheLowerBound) {
     }
     const LowerBound lb = lower_bound(g, cost);
     const double ratio = ms[2] / lb.ms();
-    const double simple = std::max(lb.work_ms, lb.critical_path_ms);
-    std::printf("layers %d B %lld T %lld C %lld: cpu %.3f ms, fpga %.3f ms, heft %.3f ms; bounds: work %.3f, "
-                "critical path %.3f, with transfers %.3f; heft / bound = %.3f (%.3f without transfers)\n",
+    // The row of docs/scheduler.md's table, then the bounds it took the largest of.
+    std::printf("| %d, %lld, %lld, %lld | %.3f | %.3f | %.3f | %.3f | %.3f |  (work %.3f, critical path %.3f, "
+                "with transfers %.3f)\n",
                 s.layers, static_cast<long long>(s.batch), static_cast<long long>(s.seq),
-                static_cast<long long>(s.width), ms[0], ms[1], ms[2], lb.work_ms, lb.critical_path_ms,
-                lb.critical_path_transfers_ms, ratio, ms[2] / simple);
+                static_cast<long long>(s.width), ms[0], ms[1], ms[2], lb.ms(), ratio, lb.work_ms, lb.critical_path_ms,
+                lb.critical_path_transfers_ms);
     EXPECT_LE(ms[2], std::min(ms[0], ms[1]) * (1 + 1e-12));
     EXPECT_GE(ratio, 1 - 1e-9);  // a lower bound must be below every plan
-    // The target is 1.10. Measured 1.08 (largest shape) to 1.34 (smallest): the
-    // bound lets parallel branches (the q/k/v matmuls and their backward ops) overlap on
-    // the one card, which no plan can, so part of the gap is the bound's. This guards
-    // against regressions; the 10% target is not met for small shapes.
-    EXPECT_LE(ratio, 1.40);
+    // The target. Measured 1.004 (largest shapes) to 1.077 (smallest).
+    EXPECT_LE(ratio, 1.10);
   }
+}
+
+// Placement time for a graph of GPT-2 small's depth and beyond: 48 layers of the synthetic
+// step are about 1,500 tasks (narrow, so that the tensors stay small; placement work
+// depends on the task and region counts, not on sizes). Printed for docs/scheduler.md; the
+// assertion only guards against an accidental blow-up (the target is well under 1 s).
+TEST(Heft, PlacesAThousandsTaskGraphQuickly) {
+  const TaskGraph g = record_step({48, 1, 16, 32, 2});
+  const CostModel cost({test_cpu(), u280()});
+  Residency res;
+  const auto t0 = std::chrono::steady_clock::now();
+  const Placement p = place_heft(g, cost, res, {});
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("heft placed %zu tasks in %.1f ms\n", g.size(), ms);
+  EXPECT_GT(g.size(), 1000u);
+  EXPECT_EQ(p.tasks.size(), g.size());
+  EXPECT_LT(ms, 1000);
 }
 
 TEST(Heft, OptimizerStateStaysWhereItLivesAcrossSteps) {
