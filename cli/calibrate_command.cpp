@@ -3,17 +3,14 @@
 // the run time of every op of one training step — and stores it in the history files.
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "backends/registry.hpp"
 #include "commands.hpp"
-#include "data/batcher.hpp"
 #include "models/evaluate.hpp"
 #include "sched/cost_model.hpp"
 #include "sched/session.hpp"
-#include "tandem/error.hpp"
 
 namespace tandem::cli {
 namespace {
@@ -25,11 +22,10 @@ struct CalibrateOptions {
   std::int64_t context = 0;
 };
 
+// The specs of @p list with the CPU first, as the session orders them.
 std::vector<std::string> device_list(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream s(list);
-  for (std::string item; std::getline(s, item, ',');)
-    if (!item.empty() && item != "cpu") out.push_back(item);
+  std::vector<std::string> out = split_device_list(list);
+  std::erase(out, "cpu");
   out.insert(out.begin(), "cpu");
   return out;
 }
@@ -55,15 +51,7 @@ void run_calibrate(const CalibrateOptions& o) {
 
   std::unique_ptr<models::Model> model = models::load_model_dir(o.model);
   const models::ModelData data = models::load_model_data(*model, o.model, o.data, o.context);
-  data::BatcherOptions bo;
-  bo.batch_size = o.batch;
-  bo.shuffle = false;
-  bo.drop_last = true;
-  bo.pad_to_context = true;
-  bo.pad_id = data.pad_id;
-  data::Batcher batcher(data.examples, bo);
-  if (batcher.batches_per_epoch() == 0)
-    throw Error(data.source.string() + ": fewer examples than one batch of " + std::to_string(o.batch));
+  data::Batcher batcher = models::fixed_shape_batcher(data, o.batch, 0);
 
   sched::SessionOptions so;
   so.devices = devices;

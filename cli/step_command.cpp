@@ -4,17 +4,15 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.hpp"
 #include "commands.hpp"
-#include "data/batcher.hpp"
 #include "models/evaluate.hpp"
 #include "sched/session.hpp"
-#include "tandem/error.hpp"
 
 namespace tandem::cli {
 namespace {
@@ -37,22 +35,13 @@ struct StepOptions {
   bool json = false;
 };
 
-std::vector<std::string> split_devices(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream s(list);
-  for (std::string item; std::getline(s, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  if (out.empty()) throw Error("--devices: no device given");
-  return out;
-}
-
 void run_steps(const StepOptions& o) {
   if (!o.trace.empty()) models::check_output_directory(o.trace);
   std::unique_ptr<models::Model> model = models::load_model_dir(o.model);
   const models::ModelData data = models::load_model_data(*model, o.model, o.data, o.context);
 
   sched::SessionOptions so;
-  so.devices = split_devices(o.devices);
+  so.devices = split_device_list(o.devices);
   so.policy = o.policy;
   so.strict = o.strict;
   so.fpga_model = o.fpga_model;
@@ -61,16 +50,7 @@ void run_steps(const StepOptions& o) {
   so.adamw.lr = o.lr;
   sched::Session session(*model, so);
 
-  // Fixed-shape batches so that one placement serves every step.
-  data::BatcherOptions bo;
-  bo.batch_size = o.batch;
-  bo.seed = o.seed;
-  bo.drop_last = true;
-  bo.pad_to_context = true;
-  bo.pad_id = data.pad_id;
-  data::Batcher batcher(data.examples, bo);
-  if (batcher.batches_per_epoch() == 0)
-    throw Error(data.source.string() + ": fewer examples than one batch of " + std::to_string(o.batch));
+  data::Batcher batcher = models::fixed_shape_batcher(data, o.batch, o.seed);
 
   nlohmann::json steps = nlohmann::json::array();
   for (int i = 0; i < o.steps; ++i) {

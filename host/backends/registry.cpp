@@ -1,5 +1,6 @@
 #include "backends/registry.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "backends/cpu/cpu_kernels.hpp"
@@ -27,6 +28,21 @@ std::unique_ptr<OpKernels> open_backend(std::string_view spec, const BackendOpti
 #endif
   }
   throw Error("device '" + std::string(spec) + "': expected cpu, reference, opencl or opencl:N");
+}
+
+std::vector<std::string> split_device_list(std::string_view list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string_view item = list.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) throw Error("--devices: empty device spec in '" + std::string(list) + "'");
+    out.emplace_back(item);
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace tandem

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ops/op_kernels.hpp"
 
@@ -18,5 +20,9 @@ struct BackendOptions {
 // A new backend for @p spec. An unknown spec, or an OpenCL spec in a build without the
 // OpenCL backend, is an error naming the spec.
 std::unique_ptr<OpKernels> open_backend(std::string_view spec, const BackendOptions& options = {});
+
+// "cpu, opencl:0" -> {"cpu", "opencl:0"}: comma-separated specs, spaces trimmed; an empty
+// item is an error quoting the list (specs themselves are checked when opened).
+std::vector<std::string> split_device_list(std::string_view list);
 
 }  // namespace tandem

@@ -1,5 +1,7 @@
 #include "models/evaluate.hpp"
 
+#include "backends/registry.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -13,21 +15,6 @@ namespace tandem::models {
 namespace {
 
 bool is_opencl_spec(std::string_view spec) { return spec == "opencl" || spec.starts_with("opencl:"); }
-
-std::vector<std::string> split_devices(std::string_view devices) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= devices.size()) {
-    const std::size_t comma = std::min(devices.find(',', start), devices.size());
-    std::string_view item = devices.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.empty()) throw Error("--devices: empty device spec in '" + std::string(devices) + "'");
-    out.emplace_back(item);
-    start = comma + 1;
-  }
-  return out;
-}
 
 bool is_text_format(data::Format format) { return format == data::Format::Text || format == data::Format::Jsonl; }
 
@@ -98,7 +85,7 @@ data::Batcher batcher_for(const ModelData& data, std::int64_t batch_size) {
 }  // namespace
 
 std::string select_device(std::string_view devices, std::string_view policy) {
-  const std::vector<std::string> specs = split_devices(devices);
+  const std::vector<std::string> specs = split_device_list(devices);
   if (policy.empty()) {
     if (specs.size() != 1) {
       throw Error("--devices '" + std::string(devices) +
@@ -209,6 +196,19 @@ void check_output_directory(const std::filesystem::path& path) {
   if (!std::filesystem::is_directory(dir, ec)) {
     throw Error(path.string() + ": the directory " + dir.string() + " does not exist", ErrorCategory::Io);
   }
+}
+
+data::Batcher fixed_shape_batcher(const ModelData& data, std::int64_t batch_size, std::uint64_t seed) {
+  data::BatcherOptions options;
+  options.batch_size = batch_size;
+  options.seed = seed;
+  options.drop_last = true;
+  options.pad_to_context = true;
+  options.pad_id = data.pad_id;
+  data::Batcher batcher(data.examples, options);
+  if (batcher.batches_per_epoch() == 0)
+    throw Error(data.source.string() + ": fewer examples than one batch of " + std::to_string(batch_size));
+  return batcher;
 }
 
 }  // namespace tandem::models

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "data/batch.hpp"
+#include "data/batcher.hpp"
 #include "data/examples.hpp"
 #include "models/model.hpp"
 #include "ops/op_kernels.hpp"
@@ -74,6 +75,11 @@ struct ForwardOutput {
 // asking for them without one is an error naming @p data's file.
 [[nodiscard]] ForwardOutput forward_first_batch(Model& model, const ModelData& data, OpKernels& ops,
                                                 std::int64_t batch_size, bool grads);
+
+// Batches for training: shuffled by @p seed, every one padded to the context and the last
+// smaller one dropped, so every step has the same shapes (and one placement serves them all).
+// Fewer examples than one batch is an error naming the data file.
+[[nodiscard]] data::Batcher fixed_shape_batcher(const ModelData& data, std::int64_t batch_size, std::uint64_t seed);
 
 // Throws an Io error naming @p path when its directory does not exist, so a long run does not
 // fail only at the end.
