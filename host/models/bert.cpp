@@ -74,6 +74,10 @@ class Bert::Layer {
     return dx;
   }
 
+  void append_linears(std::vector<Linear*>& out) {
+    out.insert(out.end(), {&query_, &key_, &value_, &attn_out_, &inter_, &out_});
+  }
+
  private:
   static std::string name(const ModelConfig& c, std::int64_t index, const char* module) {
     return base_name(c, "encoder.layer." + std::to_string(index) + "." + module);
@@ -105,12 +109,12 @@ struct Bert::MlmHead {
   MlmHead(ParameterSet& params, const ModelConfig& c)
       : dense(params, "cls.predictions.transform.dense", c.hidden, c.hidden, WeightLayout::OutIn),
         ln(params, "cls.predictions.transform.LayerNorm", c.hidden, c.layer_norm_eps),
-        bias(params.add("cls.predictions.bias", Shape{c.vocab}, false)),
+        bias(add_tracked(params, "cls.predictions.bias", Shape{c.vocab}, false)),
         gelu(c.activation) {}
 
   Linear dense;
   LayerNorm ln;
-  ParamRef bias;
+  TrackedParam bias;
   GeluKind gelu;
   Tensor pre, transformed;  // saved: dense output and LayerNorm output (B, T, C)
 };
@@ -119,9 +123,11 @@ Bert::Bert(ModelConfig config) : config_(std::move(config)) {
   if (config_.model_type != "bert")
     throw Error("bert: config has model_type '" + config_.model_type + "', expected 'bert'");
   const ModelConfig& c = config_;
-  word_ = params_.add(base_name(c, "embeddings.word_embeddings.weight"), Shape{c.vocab, c.hidden}, true);
-  position_ = params_.add(base_name(c, "embeddings.position_embeddings.weight"), Shape{c.max_positions, c.hidden}, true);
-  token_type_ = params_.add(base_name(c, "embeddings.token_type_embeddings.weight"), Shape{c.type_vocab, c.hidden}, true);
+  word_ = add_tracked(params_, base_name(c, "embeddings.word_embeddings.weight"), Shape{c.vocab, c.hidden}, true);
+  position_ =
+      add_tracked(params_, base_name(c, "embeddings.position_embeddings.weight"), Shape{c.max_positions, c.hidden}, true);
+  token_type_ =
+      add_tracked(params_, base_name(c, "embeddings.token_type_embeddings.weight"), Shape{c.type_vocab, c.hidden}, true);
   embed_ln_ = std::make_unique<LayerNorm>(params_, base_name(c, "embeddings.LayerNorm"), c.hidden, c.layer_norm_eps);
   for (std::int64_t i = 0; i < c.layers; ++i) layers_.push_back(std::make_unique<Layer>(params_, c, i));
   if (c.architecture == Architecture::BertSequenceClassification) pooler_ = std::make_unique<Pooler>(params_, c);
@@ -131,6 +137,14 @@ Bert::Bert(ModelConfig config) : config_(std::move(config)) {
 Bert::~Bert() = default;
 
 void Bert::load(const io::SafetensorsReader& file) { params_.load(file, kPrefix); }
+
+std::vector<Linear*> Bert::linears() {
+  std::vector<Linear*> out;
+  for (const auto& layer : layers_) layer->append_linears(out);
+  if (pooler_) out.insert(out.end(), {&pooler_->dense, &pooler_->classifier});
+  if (mlm_) out.push_back(&mlm_->dense);
+  return out;
+}
 
 Tensor Bert::embed(OpKernels& ops, const data::Batch& batch) {
   const Shape bt{batch.ids.dim(0), batch.ids.dim(1)};
@@ -143,11 +157,19 @@ Tensor Bert::embed(OpKernels& ops, const data::Batch& batch) {
   return embed_ln_->forward(ops, residual(ops, words, types));
 }
 
+// The op needs dwte; with only the position table trainable the word share goes to a scratch
+// tensor. Nothing runs below the LayerNorm when no embedding parameter is trainable.
 void Bert::embed_backward(OpKernels& ops, const Tensor& dx) {
   Tensor dsum = Tensor::zeros(dx.shape());
   embed_ln_->backward(ops, dx, dsum);
+  Tensor dposition = position_.grad_if_trainable();
+  if (!word_.trainable() && !dposition.defined() && !token_type_.trainable()) return;
   const ResidualGrads g = residual_backward(ops, dsum);
-  ops.embedding_backward(ids_, g.da, word_.grad, position_.grad);
+  if (word_.trainable() || dposition.defined()) {
+    Tensor dword = word_.trainable() ? word_.grad : Tensor::zeros(word_.value.shape());
+    ops.embedding_backward(ids_, g.da, dword, dposition);
+  }
+  if (!token_type_.trainable()) return;
   Tensor no_positions;
   ops.embedding_backward(token_types_, g.db, token_type_.grad, no_positions);
 }
@@ -201,9 +223,10 @@ Tensor Bert::mlm(OpKernels& ops, const Tensor& hidden) {
 
 Tensor Bert::mlm_backward(OpKernels& ops, const Tensor& dlogits) {
   MlmHead& h = *mlm_;
-  ops.bias_backward(dlogits, h.bias.grad);
+  if (h.bias.trainable()) ops.bias_backward(dlogits, h.bias.grad);
   Tensor dtransformed = Tensor::zeros(h.transformed.shape());
-  ops.matmul_backward(h.transformed, word_.value, dlogits, dtransformed, word_.grad, {.trans_b = true});
+  Tensor dword = word_.grad_if_trainable();
+  ops.matmul_backward(h.transformed, word_.value, dlogits, dtransformed, dword, {.trans_b = true});
   Tensor dact = Tensor::zeros(h.pre.shape());
   h.ln.backward(ops, dtransformed, dact);
   Tensor dpre = Tensor::zeros(h.pre.shape());

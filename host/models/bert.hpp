@@ -37,6 +37,7 @@ class Bert final : public Model {
   // The encoder's final hidden states (B, T, C) of the last forward.
   [[nodiscard]] const Tensor& hidden_states() const noexcept { return hidden_; }
   void backward(OpKernels& ops) override;
+  [[nodiscard]] std::vector<Linear*> linears() override;
 
  private:
   class Layer;
@@ -52,7 +53,7 @@ class Bert final : public Model {
 
   ModelConfig config_;
   ParameterSet params_;
-  ParamRef word_, position_, token_type_;
+  TrackedParam word_, position_, token_type_;
   std::unique_ptr<LayerNorm> embed_ln_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::unique_ptr<Pooler> pooler_;  // classification only

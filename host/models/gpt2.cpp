@@ -63,6 +63,10 @@ class Gpt2::Block {
     return dx;
   }
 
+  void append_linears(std::vector<Linear*>& out) {
+    out.insert(out.end(), {&c_attn_, &attn_proj_, &c_fc_, &mlp_proj_});
+  }
+
  private:
   static std::string name(std::int64_t index, const char* module) {
     return std::string(kPrefix) + "h." + std::to_string(index) + "." + module;
@@ -81,8 +85,8 @@ Gpt2::Gpt2(ModelConfig config) : config_(std::move(config)) {
   if (config_.model_type != "gpt2")
     throw Error("gpt2: config has model_type '" + config_.model_type + "', expected 'gpt2'");
   const std::string p(kPrefix);
-  wte_ = params_.add(p + "wte.weight", Shape{config_.vocab, config_.hidden}, true);
-  wpe_ = params_.add(p + "wpe.weight", Shape{config_.max_positions, config_.hidden}, true);
+  wte_ = add_tracked(params_, p + "wte.weight", Shape{config_.vocab, config_.hidden}, true);
+  wpe_ = add_tracked(params_, p + "wpe.weight", Shape{config_.max_positions, config_.hidden}, true);
   for (std::int64_t i = 0; i < config_.layers; ++i) blocks_.push_back(std::make_unique<Block>(params_, config_, i));
   ln_f_ = std::make_unique<LayerNorm>(params_, p + "ln_f", config_.hidden, config_.layer_norm_eps);
 }
@@ -90,6 +94,12 @@ Gpt2::Gpt2(ModelConfig config) : config_(std::move(config)) {
 Gpt2::~Gpt2() = default;
 
 void Gpt2::load(const io::SafetensorsReader& file) { params_.load(file, kPrefix); }
+
+std::vector<Linear*> Gpt2::linears() {
+  std::vector<Linear*> out;
+  for (const auto& block : blocks_) block->append_linears(out);
+  return out;
+}
 
 void Gpt2::forward_ops(const data::Batch& batch, OpKernels& ops) {
   ids_ = batch.ids;
@@ -122,7 +132,8 @@ void Gpt2::backward(OpKernels& ops) {
   Tensor dlogits = Tensor::zeros(flat_logits.shape());  // (B·T, V)
   ops.cross_entropy_backward(flat_logits, targets_.reshape(Shape{n}), lse_, 1.0f, dlogits, {});
   Tensor dfinal = Tensor::zeros(final_.shape());
-  ops.matmul_backward(final_, wte_.value, dlogits.reshape(logits_.shape()), dfinal, wte_.grad, {.trans_b = true});
+  Tensor dwte = wte_.grad_if_trainable();
+  ops.matmul_backward(final_, wte_.value, dlogits.reshape(logits_.shape()), dfinal, dwte, {.trans_b = true});
   Tensor dx = Tensor::zeros(final_.shape());
   ln_f_->backward(ops, dfinal, dx);
   for (std::size_t i = blocks_.size(); i-- > 0;) {
@@ -130,7 +141,15 @@ void Gpt2::backward(OpKernels& ops) {
     dx = blocks_[i]->backward(ops, dx);
   }
   ops.set_scope({-1, Phase::Backward});
-  ops.embedding_backward(ids_, dx, wte_.grad, wpe_.grad);
+  embedding_backward(ops, dx);
+}
+
+// The op needs dwte; with only wpe trainable its token-embedding share goes to a scratch tensor.
+void Gpt2::embedding_backward(OpKernels& ops, const Tensor& dx) {
+  Tensor dwpe = wpe_.grad_if_trainable();
+  if (!wte_.trainable() && !dwpe.defined()) return;
+  Tensor dwte = wte_.trainable() ? wte_.grad : Tensor::zeros(wte_.value.shape());
+  ops.embedding_backward(ids_, dx, dwte, dwpe);
 }
 
 }  // namespace tandem::models

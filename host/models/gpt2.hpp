@@ -32,13 +32,16 @@ class Gpt2 final : public Model {
   [[nodiscard]] const Tensor& loss_tensor() const override { return loss_; }
   [[nodiscard]] const Tensor& logits() const override { return logits_; }
   void backward(OpKernels& ops) override;
+  [[nodiscard]] std::vector<Linear*> linears() override;
 
  private:
   class Block;
 
+  void embedding_backward(OpKernels& ops, const Tensor& dx);
+
   ModelConfig config_;
   ParameterSet params_;
-  ParamRef wte_, wpe_;
+  TrackedParam wte_, wpe_;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<LayerNorm> ln_f_;
 

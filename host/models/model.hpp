@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "data/batch.hpp"
 #include "models/config.hpp"
@@ -16,6 +17,8 @@
 #include "tandem/tensor.hpp"
 
 namespace tandem::models {
+
+class Linear;
 
 struct Parameter {
   // As Hugging Face's save_pretrained writes it for the config's architecture, e.g.
@@ -48,6 +51,9 @@ class Model {
   // parameter's grad. Like forward_ops(), reads no op result.
   virtual void backward(OpKernels& ops) = 0;
   void zero_grad();
+  // Every Linear projection (task heads included) in registration order, the places a LoRA
+  // adapter can go (host/train/lora.hpp). A model without any returns none.
+  [[nodiscard]] virtual std::vector<Linear*> linears() { return {}; }
 };
 
 // Loads config.json and model.safetensors from @p dir (Hugging Face layout).
