@@ -21,6 +21,9 @@ void add_step_command(CLI::App& app);
 // `tandem calibrate`: measure devices and a model's ops for the heft policy
 void add_calibrate_command(CLI::App& app);
 
+// `tandem finetune`: fine-tuning runs with checkpoints, resume, metrics and plots
+void add_finetune_command(CLI::App& app);
+
 // Set by a command whose work completed but whose result is a failure (a kernel that does not
 // match the reference): main exits with it.
 inline int g_exit_status = 0;

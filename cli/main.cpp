@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tandem::cli::add_devices_command(app);
   tandem::cli::add_step_command(app);
+  tandem::cli::add_finetune_command(app);
   tandem::cli::add_calibrate_command(app);
   tandem::cli::add_kernels_command(app);
   tandem::cli::add_eval_command(app);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 
 #include "backends/registry.hpp"
 #include "graph/recorder.hpp"
@@ -27,6 +28,15 @@ int layer_of(const std::string& name) {
     if (digits && i < name.size() && name[i] == '.') return layer;
   }
   return -1;
+}
+
+// grads *= factor, element by element.
+void scale_gradients(std::span<Tensor> grads, float factor) {
+  for (Tensor& g : grads) {
+    float* data = g.data<float>();
+    const std::int64_t n = g.numel();
+    for (std::int64_t i = 0; i < n; ++i) data[i] *= factor;
+  }
 }
 
 std::vector<std::string> with_cpu_first(std::vector<std::string> specs) {
@@ -75,35 +85,39 @@ graph::TaskGraph Session::record(const data::Batch& batch) {
   if (options_.optimizer) {
     AdamWArgs args = options_.adamw;
     args.step = steps_ + 1;
-    std::span<models::Parameter> params = model_.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      models::Parameter& p = params[i];
-      if (!p.trainable) continue;
-      AdamWArgs a = args;
-      if (!p.decay) a.weight_decay = 0.0f;
-      rec.set_scope({layer_of(p.name), Phase::Optimizer});
-      rec.adamw(p.value, p.grad, m_[i], v_[i], a);
-    }
+    record_adamw(rec, args);
   }
   return rec.take();
 }
 
-bool Session::needs_calibration() const {
+void Session::record_adamw(graph::Recorder& rec, const AdamWArgs& args) {
+  std::span<models::Parameter> params = model_.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    models::Parameter& p = params[i];
+    if (!p.trainable) continue;
+    AdamWArgs a = args;
+    if (!p.decay) a.weight_decay = 0.0f;
+    rec.set_scope({layer_of(p.name), Phase::Optimizer});
+    rec.adamw(p.value, p.grad, m_[i], v_[i], a);
+  }
+}
+
+bool Session::needs_calibration(const graph::TaskGraph& graph) const {
   if (policy_.kind != PolicyKind::Heft) return false;
-  for (const graph::Task& t : graph_.tasks())
+  for (const graph::Task& t : graph.tasks())
     for (int d = 0; d < static_cast<int>(devices_.size()); ++d)
       if (cost_->needs_measurement(t, d)) return true;
   return false;
 }
 
-ExecutionReport Session::calibrate_and_run() {
+ExecutionReport Session::calibrate_and_run(const graph::TaskGraph& graph, Plan& plan) {
   // Program order is a topological order: every task's inputs are ready when it is reached,
   // so each unmeasured (op, shapes) is timed on each device right there, then run once for real.
   ExecutionReport report;
   report.start = std::chrono::steady_clock::now();
-  report.runs.resize(graph_.size());
-  placement_ = place_cpu(graph_);
-  for (const graph::Task& t : graph_.tasks()) {
+  report.runs.resize(graph.size());
+  plan.placement = place_cpu(graph);
+  for (const graph::Task& t : graph.tasks()) {
     for (int d = 0; d < static_cast<int>(devices_.size()); ++d)
       if (cost_->needs_measurement(t, d)) cost_->record(t, d, measure(t, *devices_[d].kernels));
     const auto t0 = std::chrono::steady_clock::now();
@@ -111,11 +125,11 @@ ExecutionReport Session::calibrate_and_run() {
     const auto t1 = std::chrono::steady_clock::now();
     using ms = std::chrono::duration<double, std::milli>;
     report.runs[t.id] = {0, ms(t0 - report.start).count(), ms(t1 - report.start).count()};
-    placement_.tasks[t.id].reason = "calibration: program order on the CPU";
+    plan.placement.tasks[t.id].reason = "calibration: program order on the CPU";
   }
   report.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - report.start).count();
   save_histories();
-  signature_.clear();  // plan the next step from the new measurements
+  plan.signature.clear();  // plan the next step from the new measurements
   return report;
 }
 
@@ -127,29 +141,96 @@ void Session::save_histories() const {
   }
 }
 
-StepResult Session::step(const data::Batch& batch) {
-  model_.zero_grad();
-  graph_ = record(batch);
+StepResult Session::run_graph(const graph::TaskGraph& graph, Plan& plan) {
   StepResult result;
-  if (needs_calibration()) {
-    result.report = calibrate_and_run();
+  if (needs_calibration(graph)) {
+    result.report = calibrate_and_run(graph, plan);
     result.calibrated = true;
   } else {
-    const std::string signature = graph_.signature();
-    if (signature != signature_) {
+    const std::string signature = graph.signature();
+    if (signature != plan.signature) {
       PolicyOptions po;
       po.strict = options_.strict;
       po.first_step = steps_ == 0;
-      placement_ = place(policy_, graph_, devices_, *cost_, residency_, po);
-      signature_ = signature;
+      plan.placement = place(policy_, graph, devices_, *cost_, residency_, po);
+      plan.signature = signature;
       result.replanned = true;
     }
-    result.report = executor_->run(graph_, placement_);
+    result.report = executor_->run(graph, plan.placement);
   }
+  trace_->add_step(graph, plan.placement, result.report);
+  return result;
+}
+
+StepResult Session::step(const data::Batch& batch) {
+  model_.zero_grad();
+  graph_ = record(batch);
+  StepResult result = run_graph(graph_, plan_);
   ++steps_;
-  trace_->add_step(graph_, placement_, result.report);
   summary_ = summarize(graph_, devices_, result.report);
   result.loss = model_.loss_tensor().data<float>()[0];
+  return result;
+}
+
+void Session::set_optimizer_steps(std::int64_t steps) {
+  if (steps < 0) throw Error("Session::set_optimizer_steps: steps must be >= 0, got " + std::to_string(steps));
+  steps_ = steps;
+}
+
+TrainStepResult Session::train_step(std::span<const data::Batch> micro_batches, const TrainStepArgs& args) {
+  if (micro_batches.empty()) throw Error("train_step: no micro-batch given");
+  if (!(args.max_norm >= 0.0f)) throw Error("train_step: max_norm must be >= 0, got " + std::to_string(args.max_norm));
+  model_.zero_grad();
+  std::vector<Tensor> losses;  // (1) each, filled when the graph runs
+  {
+    graph::Recorder rec;
+    for (const data::Batch& batch : micro_batches) {
+      rec.set_scope({-1, Phase::Forward});
+      model_.forward_ops(batch, rec);
+      if (!model_.loss_tensor().defined())
+        throw Error("train_step: a batch has no targets or labels, so there is no loss to train on");
+      losses.push_back(model_.loss_tensor());
+      rec.set_scope({-1, Phase::Backward});
+      model_.backward(rec);
+    }
+    graph_ = rec.take();
+  }
+  TrainStepResult result;
+  result.backward = run_graph(graph_, plan_);
+  result.backward_summary = summarize(graph_, devices_, result.backward.report);
+  summary_ = result.backward_summary;
+
+  double sum = 0;
+  for (const Tensor& l : losses) {
+    result.micro_losses.push_back(l.data<float>()[0]);
+    sum += static_cast<double>(result.micro_losses.back());
+  }
+  result.loss = static_cast<float>(sum / static_cast<double>(losses.size()));
+  result.backward.loss = result.loss;
+
+  std::vector<Tensor> grads;
+  for (const models::Parameter& p : model_.parameters())
+    if (p.trainable) grads.push_back(p.grad);
+  const double raw_norm = devices_[0].kernels->grad_norm(grads);
+  const double inv_n = 1.0 / static_cast<double>(micro_batches.size());
+  result.grad_norm = raw_norm * inv_n;
+  if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) return result;
+
+  double factor = inv_n;
+  if (args.max_norm > 0.0f && result.grad_norm > static_cast<double>(args.max_norm))
+    factor *= static_cast<double>(args.max_norm) / result.grad_norm;
+  if (factor != 1.0) scale_gradients(grads, static_cast<float>(factor));
+
+  graph::Recorder rec;
+  AdamWArgs adamw = options_.adamw;
+  adamw.lr = args.lr;
+  adamw.step = steps_ + 1;
+  record_adamw(rec, adamw);
+  optimizer_graph_ = rec.take();
+  result.optimizer = run_graph(optimizer_graph_, optimizer_plan_);
+  result.optimizer_summary = summarize(optimizer_graph_, devices_, result.optimizer.report);
+  ++steps_;
+  result.applied = true;
   return result;
 }
 

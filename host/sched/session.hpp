@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "data/batch.hpp"
+#include "graph/recorder.hpp"
 #include "graph/task_graph.hpp"
 #include "models/model.hpp"
 #include "sched/cost_model.hpp"
@@ -46,6 +48,23 @@ struct StepResult {
   ExecutionReport report;
 };
 
+// What one optimizer step of train_step() does after the gradients are in.
+struct TrainStepArgs {
+  float lr = 1e-3f;       // this step's learning rate (the schedule lives in the trainer)
+  float max_norm = 0.0f;  // global-norm clipping threshold; 0: no clipping
+};
+
+// One optimizer step over several micro-batches: two graphs, each placed, run and traced.
+struct TrainStepResult {
+  float loss = 0;                   // mean of the micro-batch losses
+  std::vector<float> micro_losses;  // one per micro-batch, in order
+  double grad_norm = 0;             // global norm of the averaged gradients, before clipping
+  bool applied = false;             // false: the loss or the norm was not finite, nothing changed
+  StepResult backward;              // forward + backward of every micro-batch
+  StepResult optimizer;             // the AdamW updates (empty report when not applied)
+  StepSummary backward_summary, optimizer_summary;
+};
+
 class Session {
  public:
   Session(models::Model& model, SessionOptions options);
@@ -53,17 +72,43 @@ class Session {
 
   StepResult step(const data::Batch& batch);
 
+  // Gradient accumulation and clipping: records the forward and backward passes of every
+  // batch of @p micro_batches into one graph (backward ops add, so the gradients sum), runs
+  // it, averages the gradients over the micro-batches and computes their global norm on the
+  // CPU (deterministic), clips them to args.max_norm, and then records and runs the AdamW
+  // updates of the trainable parameters as a second graph. A non-finite loss or norm skips
+  // the update, leaving parameters and moments as they were. Ignores options.optimizer.
+  TrainStepResult train_step(std::span<const data::Batch> micro_batches, const TrainStepArgs& args);
+
+  // AdamW moments in the order of model.parameters() (frozen ones included, left at zero),
+  // for checkpoints; and the number of updates applied, which drives bias correction.
+  [[nodiscard]] std::vector<Tensor>& first_moments() noexcept { return m_; }
+  [[nodiscard]] std::vector<Tensor>& second_moments() noexcept { return v_; }
+  [[nodiscard]] std::int64_t optimizer_steps() const noexcept { return steps_; }
+  void set_optimizer_steps(std::int64_t steps);
+
   [[nodiscard]] const std::vector<Device>& devices() const noexcept { return devices_; }
   [[nodiscard]] const graph::TaskGraph& graph() const noexcept { return graph_; }
-  [[nodiscard]] const Placement& placement() const noexcept { return placement_; }
+  // train_step()'s AdamW graph and its placement (graph() holds its forward and backward).
+  [[nodiscard]] const graph::TaskGraph& optimizer_graph() const noexcept { return optimizer_graph_; }
+  [[nodiscard]] const Placement& optimizer_placement() const noexcept { return optimizer_plan_.placement; }
+  [[nodiscard]] const Placement& placement() const noexcept { return plan_.placement; }
   [[nodiscard]] const CostModel& cost() const noexcept { return *cost_; }
   [[nodiscard]] Trace& trace() noexcept { return *trace_; }
   [[nodiscard]] const StepSummary& last_summary() const noexcept { return summary_; }
 
  private:
   graph::TaskGraph record(const data::Batch& batch);
-  [[nodiscard]] bool needs_calibration() const;
-  ExecutionReport calibrate_and_run();
+  void record_adamw(graph::Recorder& rec, const AdamWArgs& args);
+  // Places (or reuses the placement of an equal signature) and runs @p graph; the plan state
+  // of each of the session's graphs is kept apart so both stay reused across steps.
+  struct Plan {
+    std::string signature;
+    Placement placement;
+  };
+  StepResult run_graph(const graph::TaskGraph& graph, Plan& plan);
+  [[nodiscard]] bool needs_calibration(const graph::TaskGraph& graph) const;
+  ExecutionReport calibrate_and_run(const graph::TaskGraph& graph, Plan& plan);
   void save_histories() const;
 
   models::Model& model_;
@@ -78,8 +123,9 @@ class Session {
   std::vector<Tensor> m_, v_;  // AdamW moments, one pair per parameter
   std::int64_t steps_ = 0;
   graph::TaskGraph graph_;
-  std::string signature_;
-  Placement placement_;
+  Plan plan_;
+  graph::TaskGraph optimizer_graph_;
+  Plan optimizer_plan_;
   StepSummary summary_;
 };
 
