@@ -21,6 +21,13 @@ void add_step_command(CLI::App& app);
 // `tandem calibrate`: measure devices and a model's ops for the heft policy
 void add_calibrate_command(CLI::App& app);
 
+// `tandem generate --model DIR --prompt TEXT ...`: continue a prompt with a GPT-2 model
+void add_generate_command(CLI::App& app);
+// `tandem init --config FILE --out DIR`: a GPT-2 model with freshly initialised weights
+void add_init_command(CLI::App& app);
+// `tandem corpus --kind a|b`: the demo's generated corpora
+void add_corpus_command(CLI::App& app);
+
 // `tandem finetune`: fine-tuning runs with checkpoints, resume, metrics and plots
 void add_finetune_command(CLI::App& app);
 

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   tandem::cli::add_kernels_command(app);
   tandem::cli::add_eval_command(app);
   tandem::cli::add_forward_command(app);
+  tandem::cli::add_generate_command(app);
+  tandem::cli::add_init_command(app);
+  tandem::cli::add_corpus_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
