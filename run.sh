@@ -87,7 +87,7 @@ run_bench() {
   build
   mkdir -p "$ROOT/out/bench"
   local b
-  for b in bench_gemm bench_adamw bench_ops bench_opencl bench_dispatch; do
+  for b in bench_gemm bench_adamw bench_ops bench_opencl bench_dispatch bench_train; do
     say "running $b (JSON in out/bench/$b.json)"
     "$BUILD/bench/$b" --benchmark_out="$ROOT/out/bench/$b.json" --benchmark_out_format=json
   done
