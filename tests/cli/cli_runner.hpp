@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace tandem::test {
 
 struct CliResult {
@@ -45,6 +47,40 @@ inline CliResult run_cli(const std::string& args) {
   }
   fs::remove_all(dir);
   return r;
+}
+
+// Single-quoted for /bin/sh (test paths and prompts hold no quote). Built by appending: GCC 12
+// gives a false -Wrestrict warning for "'" + std::string + "'".
+inline std::string quote(const std::string& s) {
+  std::string q(1, '\'');
+  q.append(s);
+  q.push_back('\'');
+  return q;
+}
+
+// A fresh empty folder under the system temp dir, unique per process, removed on destruction.
+class Scratch {
+ public:
+  Scratch() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("tandem-cli-scratch-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~Scratch() { std::filesystem::remove_all(path_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Whether `tandem devices` lists an OpenCL device (tests needing one skip otherwise).
+inline bool have_opencl() {
+  const CliResult r = run_cli("devices --json");
+  return r.status == 0 && !nlohmann::json::parse(r.out)["opencl"].empty();
 }
 
 }  // namespace tandem::test

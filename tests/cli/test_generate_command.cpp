@@ -35,32 +35,6 @@ nlohmann::json expected() {
   return nlohmann::json::parse(in);
 }
 
-// Single-quoted for /bin/sh (no argument here holds a quote). Built by appending: GCC 12 gives a
-// false -Wrestrict warning for "'" + std::string + "'".
-std::string quote(const std::string& s) {
-  std::string q(1, '\'');
-  q.append(s);
-  q.push_back('\'');
-  return q;
-}
-
-class Scratch {
- public:
-  Scratch() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("tandem-generate-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Scratch() { fs::remove_all(path_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // The JSON of `tandem generate --json` with @p args; fails the test on a non-zero exit.
 nlohmann::json generate_json(const std::string& args) {
   const CliResult r = run_cli("generate --json " + args);

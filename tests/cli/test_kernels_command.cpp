@@ -15,11 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool have_opencl() {
-  const CliResult r = run_cli("devices --json");
-  return r.status == 0 && !nlohmann::json::parse(r.out)["opencl"].empty();
-}
-
 TEST(DevicesCommand, JsonListsTheCpuAndOpenclDevices) {
   const CliResult r = run_cli("devices --json");
   ASSERT_EQ(r.status, 0) << r.err;

@@ -42,41 +42,9 @@ nlohmann::json expected(const std::string& model, const std::string& data) {
   return nlohmann::json::parse(in).at(model).at(data);
 }
 
-// Single-quoted for /bin/sh (the fixture paths hold no quote). Built by appending: GCC 12 gives a
-// false -Wrestrict warning for "'" + std::string + "'".
-std::string quote(const fs::path& p) {
-  std::string s(1, '\'');
-  s.append(p.string());
-  s.push_back('\'');
-  return s;
-}
-
 // "--model M --data D" for the shared options of both commands.
 std::string model_data(const fs::path& model, const fs::path& data) {
   return "--model " + quote(model) + " --data " + quote(data);
-}
-
-// A fresh empty folder, removed on destruction.
-class Scratch {
- public:
-  Scratch() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("tandem-model-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Scratch() { fs::remove_all(path_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-bool have_opencl() {
-  const CliResult r = run_cli("devices --json");
-  return r.status == 0 && !nlohmann::json::parse(r.out)["opencl"].empty();
 }
 
 // max |a - b| over two tensors of the same shape, and max |b|.

@@ -19,11 +19,6 @@ namespace fs = std::filesystem;
 const std::string kModel = std::string(TANDEM_FIXTURES) + "/models/gpt2-tiny";
 const std::string kArgs = "step --model " + kModel + " --data " + kModel + "/eval_multi.ids --batch 2 --context 16 --no-history";
 
-bool have_opencl() {
-  const CliResult r = run_cli("devices --json");
-  return r.status == 0 && !nlohmann::json::parse(r.out)["opencl"].empty();
-}
-
 struct Span {
   double begin, end;
 };
