@@ -12,13 +12,16 @@ JOBS=${TANDEM_JOBS:-$(nproc)}
 
 # Debian 12 packages the build and tests need. OpenBLAS is only for the GEMM comparison
 # benchmark; ccache only speeds up rebuilds. ICU gives the tokenizers Unicode categories and
-# normalisation; PoCL is the OpenCL device the FPGA kernels are emulated on.
+# normalisation; PoCL is the OpenCL device the FPGA kernels are emulated on. XRT is the native
+# Xilinx runtime (compiled in; no card here), Open MPI runs data-parallel training, valijson
+# validates bitstream manifests against their JSON schema.
 PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libeigen3-dev libtbb-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
   libicu-dev
   ocl-icd-opencl-dev opencl-headers opencl-clhpp-headers pocl-opencl-icd clinfo
+  libxrt-dev uuid-dev libopenmpi-dev openmpi-bin libvalijson-dev
 )
 
 say() { printf 'run.sh: %s\n' "$*"; }

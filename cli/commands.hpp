@@ -28,6 +28,9 @@ void add_init_command(CLI::App& app);
 // `tandem corpus --kind a|b`: the demo's generated corpora
 void add_corpus_command(CLI::App& app);
 
+// `tandem xclbin info FILE [--json]`: kernels, banks and clocks of an FPGA binary
+void add_xclbin_command(CLI::App& app);
+
 // `tandem finetune`: fine-tuning runs with checkpoints, resume, metrics and plots
 void add_finetune_command(CLI::App& app);
 

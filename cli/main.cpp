@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   tandem::cli::add_generate_command(app);
   tandem::cli::add_init_command(app);
   tandem::cli::add_corpus_command(app);
+  tandem::cli::add_xclbin_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
