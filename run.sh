@@ -4,6 +4,8 @@
 #   ./run.sh test    build, then run every test through ctest (non-zero exit on failure)
 #   ./run.sh bench   build, then run the benchmarks, writing JSON to out/bench/
 #   ./run.sh build   install and build only
+#   ./run.sh test-sanitize [asan|tsan]   the test suite under ASan+UBSan and/or TSan (default: both)
+#   ./run.sh test-fuzz [SECONDS]         each libFuzzer target for SECONDS (default 20) from its seeds
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +23,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev
   libicu-dev
   ocl-icd-opencl-dev opencl-headers opencl-clhpp-headers pocl-opencl-icd clinfo
-  libxrt-dev uuid-dev libopenmpi-dev openmpi-bin libvalijson-dev
+  libxrt-dev uuid-dev libopenmpi-dev openmpi-bin libvalijson-dev doxygen
 )
 
 say() { printf 'run.sh: %s\n' "$*"; }
@@ -96,13 +98,67 @@ run_bench() {
   done
 }
 
+# sanitize PRESET: a cold or incremental build of the preset's tree (CMakePresets.json), then
+# the whole suite under that sanitizer; any report fails the test that triggered it.
+sanitize() {
+  local preset=$1 start=$SECONDS
+  local args=(--preset "$preset")
+  command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake "${args[@]}" >/dev/null
+  say "building the $preset tree"
+  cmake --build --preset "$preset" -j "$JOBS"
+  say "running the test suite under $preset"
+  TANDEM_REQUIRE_OPENCL_DEVICE=1 ctest --preset "$preset" -j "$JOBS"
+  say "$preset: build + suite took $((SECONDS - start)) s"
+}
+
+run_test_sanitize() {
+  install_missing
+  case "${1:-both}" in
+    asan | tsan) sanitize "$1" ;;
+    both) sanitize asan && sanitize tsan ;;
+    *)
+      echo "usage: ./run.sh test-sanitize [asan|tsan]" >&2
+      exit 2
+      ;;
+  esac
+}
+
+# Each fuzz target starts from its committed seeds (tests/fuzz/corpus/<target>/, read only) and
+# keeps what it discovers in build-fuzz/corpus/<target>/; a crash input lands in
+# build-fuzz/artifacts/ and fails the command.
+run_test_fuzz() {
+  local seconds=${1:-20} dir="$ROOT/build-fuzz"
+  install_missing
+  local args=(--preset fuzz)
+  command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake "${args[@]}" >/dev/null
+  say "building the fuzz targets in $dir"
+  cmake --build --preset fuzz -j "$JOBS" --target tandem_fuzz_targets
+  local target
+  while read -r target; do
+    mkdir -p "$dir/corpus/$target" "$dir/artifacts"
+    say "fuzzing $target for $seconds s"
+    "$dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 \
+      -artifact_prefix="$dir/artifacts/$target-" "$dir/corpus/$target" "$ROOT/tests/fuzz/corpus/$target" \
+      2>"$dir/$target.log" || {
+      tail -n 40 "$dir/$target.log" >&2
+      say "$target failed: log in $dir/$target.log, input in $dir/artifacts/"
+      exit 1
+    }
+    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' "$dir/$target.log" | sed "s/^/  $target: /"
+  done <"$dir/tests/fuzz/fuzz_targets.txt"
+}
+
 case "${1:-}" in
   demo) run_demo ;;
   test) run_test ;;
   bench) run_bench ;;
   build) build ;;
+  test-sanitize) run_test_sanitize "${2:-both}" ;;
+  test-fuzz) run_test_fuzz "${2:-20}" ;;
   *)
-    echo "usage: ./run.sh demo|test|bench|build" >&2
+    echo "usage: ./run.sh demo|test|bench|build|test-sanitize [asan|tsan]|test-fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -1,4 +1,4 @@
-// `tandem devices`: the CPU and every OpenCL device, as a table or JSON.
+// `tandem devices`: the CPU, every OpenCL device and every XRT card, as a table or JSON.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -10,6 +10,9 @@
 #include "commands.hpp"
 #if TANDEM_HAVE_OPENCL
 #include "backends/opencl/devices.hpp"
+#endif
+#if TANDEM_HAVE_XRT
+#include "backends/xrt/devices.hpp"
 #endif
 
 namespace tandem::cli {
@@ -30,6 +33,20 @@ int simd_bits() {
   return 128;
 #else
   return 128;
+#endif
+}
+
+// "xrt": the cards XRT sees; "xrt_note": why there is none, when there is none.
+void add_xrt(nlohmann::json& j) {
+  j["xrt"] = nlohmann::json::array();
+#if TANDEM_HAVE_XRT
+  const xrt::Discovery found = xrt::discover();
+  for (const xrt::DeviceInfo& d : found.devices)
+    j["xrt"].push_back(
+        {{"spec", "xrt:" + std::to_string(d.index)}, {"shell", d.shell}, {"name", d.name}, {"bdf", d.bdf}});
+  if (!found.note.empty()) j["xrt_note"] = found.note;
+#else
+  j["xrt_note"] = "built without the XRT backend (install libxrt-dev and rebuild)";
 #endif
 }
 
@@ -54,6 +71,7 @@ nlohmann::json list_json() {
 #else
   j["opencl_note"] = "built without the OpenCL backend";
 #endif
+  add_xrt(j);
   return j;
 }
 
@@ -69,12 +87,19 @@ void print_table(const nlohmann::json& j) {
                 d["platform"].get<std::string>().c_str(), d["driver"].get<std::string>().c_str(),
                 double(d["memory_bytes"].get<std::uint64_t>()) / double(1ull << 30), d["compute_units"].get<int>());
   }
+  if (j.contains("xrt_note")) std::printf("xrt: %s\n", j["xrt_note"].get<std::string>().c_str());
+  for (const auto& d : j["xrt"]) {
+    const std::string bdf = d["bdf"].get<std::string>();
+    const std::string where = bdf.empty() ? "" : ", PCIe " + bdf;
+    std::printf("%-10s %-10s %s — shell %s%s\n", d["spec"].get<std::string>().c_str(), "fpga",
+                d["name"].get<std::string>().c_str(), d["shell"].get<std::string>().c_str(), where.c_str());
+  }
 }
 
 }  // namespace
 
 void add_devices_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("devices", "List the CPU and the OpenCL devices (emulation and FPGA)");
+  auto* cmd = app.add_subcommand("devices", "List the CPU, the OpenCL devices (emulation and FPGA) and the XRT cards");
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print one JSON object");
   cmd->callback([json] {

@@ -1,9 +1,13 @@
 // `tandem finetune`: a fine-tuning run (full or LoRA) with schedules, accumulation, clipping,
 // evaluation, checkpoints and resume, on the CPU and the FPGA device under a placement policy.
 // Every setting is a flag and a key of the optional JSON --config file; flags win.
+// Under `mpirun -np N` it is one rank of a data-parallel job (docs/distributed.md): rank 0
+// prints and writes everything; a rank that fails prints "tandem: rank R: <cause>" and ends
+// the whole job, since the other ranks would otherwise wait for it forever.
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,6 +15,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "dist/communicator.hpp"
 #include "sched/trace.hpp"
 #include "tandem/error.hpp"
 #include "train/trainer.hpp"
@@ -98,21 +103,36 @@ class Progress {
   std::int64_t seen_ = 0;
 };
 
+// Prints the error naming this rank and ends every rank of the job.
+[[noreturn]] void abort_job(dist::Communicator& comm, const char* what) {
+  std::fprintf(stderr, "tandem: rank %d: %s\n", comm.rank(), what);
+  std::fflush(stderr);
+  comm.abort(1);
+  std::_Exit(1);  // not reached: abort() ends the process
+}
+
 void run_finetune(const FinetuneFlags& flags) {
-  const train::TrainConfig config = merged_config(flags);
+  const std::unique_ptr<dist::Communicator> comm = dist::join_job();
+  const bool lead = comm == nullptr || comm->rank() == 0;
   auto progress = std::make_shared<Progress>(::isatty(STDOUT_FILENO) != 0);
   train::TrainCallbacks callbacks;
-  callbacks.on_step = [progress](const train::StepMetrics& m, std::int64_t total) { progress->step(m, total); };
-  callbacks.on_log = [progress](const std::string& line) { progress->log(line); };
+  if (lead) {
+    callbacks.on_step = [progress](const train::StepMetrics& m, std::int64_t total) { progress->step(m, total); };
+    callbacks.on_log = [progress](const std::string& line) { progress->log(line); };
+  }
   train::TrainResult result;
   try {
-    train::Trainer trainer(config, callbacks);
+    const train::TrainConfig config = merged_config(flags);
+    train::Trainer trainer(config, callbacks, comm.get());
     result = trainer.run();
-  } catch (...) {
+  } catch (const std::exception& e) {
     progress->end_line();
+    if (comm) abort_job(*comm, e.what());
     throw;
   }
   progress->end_line();
+  if (!lead) return;
+  const train::TrainConfig config = merged_config(flags);
   if (result.eval_before && result.eval_after)
     std::printf("eval loss %.4f -> %.4f\n", *result.eval_before, *result.eval_after);
   std::printf("loss curve %s\n", result.loss_svg.string().c_str());

@@ -120,7 +120,8 @@ void add_kernels_command(CLI::App& app) {
 
   auto o = std::make_shared<TestOptions>();
   auto* test = kernels->add_subcommand("test", "Run kernels on a device and compare with the reference");
-  test->add_option("--device", o->device, "opencl, opencl:N (see `tandem devices`) or cpu")->capture_default_str();
+  test->add_option("--device", o->device, "opencl, opencl:N, xrt:N (see `tandem devices`) or cpu")
+      ->capture_default_str();
   test->add_option("--kernel", o->kernels, "An op (matmul_backward), op group (matmul) or kernel file (gemm); repeatable");
   test->add_flag("--all", o->all, "Every kernel at its default shapes");
   test->add_option("--kernel-dir", o->kernel_dir, "Directory of edited <family>.cl files to use instead of the built-in kernels")

@@ -9,8 +9,29 @@
 #if TANDEM_HAVE_OPENCL
 #include "backends/opencl/opencl_kernels.hpp"
 #endif
+#if TANDEM_HAVE_XRT
+#include "backends/xrt/xrt_kernels.hpp"
+#endif
 
 namespace tandem {
+namespace {
+
+std::unique_ptr<OpKernels> open_xrt(std::string_view spec, const BackendOptions& options) {
+#if TANDEM_HAVE_XRT
+  xrt::parse_device_spec(spec);  // a malformed spec is the caller's error, whatever the machine has
+  xrt::XrtOptions o;
+  o.device = std::string(spec);
+  o.xclbin = options.xclbin;
+  return std::make_unique<xrt::XrtKernels>(o);
+#else
+  (void)options;
+  throw Error(std::string(spec) + ": this build has no XRT backend (install libxrt-dev and rebuild)",
+              ErrorCategory::Device);
+#endif
+}
+
+}  // namespace
+
 std::unique_ptr<OpKernels> open_backend(std::string_view spec, const BackendOptions& options) {
   const bool opencl_spec = spec == "opencl" || spec.starts_with("opencl:");
   if (!options.kernel_dir.empty() && !opencl_spec)
@@ -27,7 +48,8 @@ std::unique_ptr<OpKernels> open_backend(std::string_view spec, const BackendOpti
     throw Error("device '" + std::string(spec) + "': this Tandem was built without the OpenCL backend");
 #endif
   }
-  throw Error("device '" + std::string(spec) + "': expected cpu, reference, opencl or opencl:N");
+  if (spec == "xrt" || spec.starts_with("xrt:")) return open_xrt(spec, options);
+  throw Error("device '" + std::string(spec) + "': expected cpu, reference, opencl, opencl:N, xrt or xrt:N");
 }
 
 std::vector<std::string> split_device_list(std::string_view list) {

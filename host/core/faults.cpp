@@ -30,11 +30,13 @@ struct PointState {
   Schedule schedule;
 };
 
-constexpr std::array<const char*, 3> kNames = {"launch", "transfer", "allocation"};
-constexpr std::array<const char*, 3> kVariables = {"TANDEM_FAULT_LAUNCH", "TANDEM_FAULT_TRANSFER", "TANDEM_FAULT_ALLOC"};
+constexpr std::size_t kPoints = 4;
+constexpr std::array<const char*, kPoints> kNames = {"launch", "transfer", "allocation", "file write"};
+constexpr std::array<const char*, kPoints> kVariables = {"TANDEM_FAULT_LAUNCH", "TANDEM_FAULT_TRANSFER",
+                                                         "TANDEM_FAULT_ALLOC", "TANDEM_FAULT_FILE_WRITE"};
 
-std::array<PointState, 3>& states() {
-  static std::array<PointState, 3> s;
+std::array<PointState, kPoints>& states() {
+  static std::array<PointState, kPoints> s;
   return s;
 }
 std::mutex& schedule_mutex() {
@@ -93,7 +95,7 @@ void check(Point point, std::string_view what) {
   if (st.schedule.fails(n))
     throw Error(std::string(what) + ": injected fault (" + kNames[static_cast<std::size_t>(point)] + " #" +
                     std::to_string(n) + ")",
-                ErrorCategory::Device);
+                point == Point::FileWrite ? ErrorCategory::Io : ErrorCategory::Device);
 }
 
 void set_schedule(Point point, std::string_view schedule) {

@@ -92,6 +92,17 @@ void check_ids(const std::filesystem::path& path, std::size_t line, const std::v
   }
 }
 
+// The ids of @p text, which starts on @p line; a tokenizer error (ill-formed UTF-8) is reported
+// against the file.
+std::vector<std::int32_t> encode_at(const std::filesystem::path& path, std::size_t line, const text::Tokenizer& tokenizer,
+                                    const std::string& text) {
+  try {
+    return tokenizer.encode(text);
+  } catch (const Error& e) {
+    fail_at(path, line, std::string("cannot tokenize the text starting on this line: ") + e.what());
+  }
+}
+
 // The blank-line-separated documents of a text file with the line each starts on.
 struct Document {
   std::size_t line;
@@ -115,16 +126,15 @@ std::vector<Document> split_documents(std::string_view content) {
   return docs;
 }
 
-Dataset load_text(const std::filesystem::path& path, const LoadOptions& options) {
+Dataset parse_text(const std::filesystem::path& path, std::string_view content, const LoadOptions& options) {
   const text::Tokenizer& tokenizer = require_tokenizer(path, options);
-  const std::string content = read_bytes(path);
   const std::optional<std::int32_t> eos = tokenizer.special().eos;
   // Without an eos id the blank lines are the only document boundary, so they stay in the text.
-  const std::vector<Document> docs = eos ? split_documents(content) : std::vector<Document>{Document{1, content}};
+  const std::vector<Document> docs = eos ? split_documents(content) : std::vector<Document>{Document{1, std::string(content)}};
   if (eos && (*eos < 0 || *eos >= options.vocab_size)) fail(path, "eos " + out_of_range(*eos, options.vocab_size));
   std::vector<std::int32_t> stream;
   for (const Document& doc : docs) {
-    const std::vector<std::int32_t> ids = tokenizer.encode(doc.text);
+    const std::vector<std::int32_t> ids = encode_at(path, doc.line, tokenizer, doc.text);
     if (ids.empty()) continue;
     check_ids(path, doc.line, ids, options.vocab_size);
     if (eos && !stream.empty()) stream.push_back(*eos);
@@ -148,9 +158,8 @@ std::int32_t read_label(const std::filesystem::path& path, std::size_t line, con
   return static_cast<std::int32_t>(label);
 }
 
-Dataset load_jsonl(const std::filesystem::path& path, const LoadOptions& options) {
+Dataset parse_jsonl(const std::filesystem::path& path, std::string_view content, const LoadOptions& options) {
   const text::Tokenizer& tokenizer = require_tokenizer(path, options);
-  const std::string content = read_bytes(path);
   Dataset dataset{path, {}, {}};
   for_each_line(content, [&](std::size_t number, std::string_view line) {
     if (is_blank(line)) return;
@@ -164,7 +173,7 @@ Dataset load_jsonl(const std::filesystem::path& path, const LoadOptions& options
     const auto text_it = object.find("text");
     if (text_it == object.end()) fail_at(path, number, "missing \"text\"");
     if (!text_it->is_string()) fail_at(path, number, "\"text\" is not a string");
-    std::vector<std::int32_t> ids = tokenizer.encode(text_it->get_ref<const std::string&>());
+    std::vector<std::int32_t> ids = encode_at(path, number, tokenizer, text_it->get_ref<const std::string&>());
     check_ids(path, number, ids, options.vocab_size);
     if (options.labels) dataset.labels.push_back(read_label(path, number, object, options.num_labels));
     dataset.sequences.push_back(std::move(ids));
@@ -199,8 +208,7 @@ std::vector<std::int32_t> parse_id_line(const std::filesystem::path& path, std::
   return ids;
 }
 
-Dataset load_ids(const std::filesystem::path& path, const LoadOptions& options) {
-  const std::string content = read_bytes(path);
+Dataset parse_ids(const std::filesystem::path& path, std::string_view content, const LoadOptions& options) {
   Dataset dataset{path, {}, {}};
   for_each_line(content, [&](std::size_t number, std::string_view line) {
     std::vector<std::int32_t> ids = parse_id_line(path, number, line, options.vocab_size);
@@ -210,7 +218,7 @@ Dataset load_ids(const std::filesystem::path& path, const LoadOptions& options) 
 }
 
 // Little-endian unsigned integer of @p size bytes at @p at, independent of the host's byte order.
-std::uint32_t read_le(const std::string& bytes, std::size_t at, std::size_t size) {
+std::uint32_t read_le(std::string_view bytes, std::size_t at, std::size_t size) {
   std::uint32_t value = 0;
   for (std::size_t i = 0; i < size; ++i) {
     value |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
@@ -218,11 +226,11 @@ std::uint32_t read_le(const std::string& bytes, std::size_t at, std::size_t size
   return value;
 }
 
-std::int32_t header_int(const std::string& bytes, std::size_t index) {
+std::int32_t header_int(std::string_view bytes, std::size_t index) {
   return static_cast<std::int32_t>(read_le(bytes, index * 4, 4));
 }
 
-const BinKind& bin_kind(const std::filesystem::path& path, const std::string& bytes) {
+const BinKind& bin_kind(const std::filesystem::path& path, std::string_view bytes) {
   const std::int32_t magic = header_int(bytes, 0);
   const std::int32_t version = header_int(bytes, 1);
   const auto kind = std::find_if(kBinKinds.begin(), kBinKinds.end(), [&](const BinKind& k) { return k.magic == magic; });
@@ -237,7 +245,7 @@ const BinKind& bin_kind(const std::filesystem::path& path, const std::string& by
 }
 
 // The token count of a validated header; the file must hold exactly that many tokens.
-std::size_t bin_token_count(const std::filesystem::path& path, const std::string& bytes, const BinKind& kind) {
+std::size_t bin_token_count(const std::filesystem::path& path, std::string_view bytes, const BinKind& kind) {
   const std::int32_t count = header_int(bytes, 2);
   if (count < 0) fail(path, "negative token count " + std::to_string(count) + " in llm.c header");
   const std::size_t expected = kBinHeaderBytes + static_cast<std::size_t>(count) * kind.token_bytes;
@@ -248,8 +256,7 @@ std::size_t bin_token_count(const std::filesystem::path& path, const std::string
   return static_cast<std::size_t>(count);
 }
 
-Dataset load_bin(const std::filesystem::path& path, const LoadOptions& options) {
-  const std::string bytes = read_bytes(path);
+Dataset parse_bin(const std::filesystem::path& path, std::string_view bytes, const LoadOptions& options) {
   if (bytes.size() < kBinHeaderBytes) {
     fail(path, "file of " + std::to_string(bytes.size()) + " bytes is shorter than the 1024-byte llm.c header");
   }
@@ -280,19 +287,24 @@ Format format_of(const std::filesystem::path& path) {
 }
 
 Dataset load_dataset(const std::filesystem::path& path, const LoadOptions& options) {
+  const Format format = format_of(path);
+  return parse_dataset(read_bytes(path), format, path, options);
+}
+
+Dataset parse_dataset(std::string_view content, Format format, const std::filesystem::path& path,
+                      const LoadOptions& options) {
   if (options.vocab_size <= 0) {
     throw Error(path.string() + ": vocab_size must be positive, got " + std::to_string(options.vocab_size));
   }
-  const Format format = format_of(path);
   if (options.labels && format != Format::Jsonl) {
     throw Error(path.string() + ": labels need a .jsonl file with a \"label\" per line");
   }
   Dataset dataset;
   switch (format) {
-    case Format::Text: dataset = load_text(path, options); break;
-    case Format::Jsonl: dataset = load_jsonl(path, options); break;
-    case Format::Ids: dataset = load_ids(path, options); break;
-    case Format::Bin: dataset = load_bin(path, options); break;
+    case Format::Text: dataset = parse_text(path, content, options); break;
+    case Format::Jsonl: dataset = parse_jsonl(path, content, options); break;
+    case Format::Ids: dataset = parse_ids(path, content, options); break;
+    case Format::Bin: dataset = parse_bin(path, content, options); break;
   }
   if (dataset.sequences.empty()) fail(path, "empty dataset: no sequence found");
   return dataset;

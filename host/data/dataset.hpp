@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
 namespace tandem::text {
@@ -49,5 +50,10 @@ struct Dataset {
 // line with empty "text" is kept (a classification example may be empty). A file that gives
 // no sequence is an error naming the file.
 Dataset load_dataset(const std::filesystem::path& path, const LoadOptions& options);
+
+// The same for a file's @p content already in memory, read as @p format; @p path names it in
+// messages and becomes Dataset::source.
+Dataset parse_dataset(std::string_view content, Format format, const std::filesystem::path& path,
+                      const LoadOptions& options);
 
 }  // namespace tandem::data

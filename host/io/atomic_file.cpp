@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/faults.hpp"
 #include "tandem/error.hpp"
 
 namespace tandem::io {
@@ -125,6 +126,8 @@ class TempFile {
 
   // fsync, close, rename over the target, fsync the directory.
   void publish() {
+    // An injected failure (faults.hpp) where a real one hurts most: the whole file is written.
+    faults::check(faults::Point::FileWrite, target_.string());
     if (::fsync(fd_) != 0) fail(target_, "cannot fsync " + path_.string(), errno);
     const int fd = fd_;
     fd_ = -1;

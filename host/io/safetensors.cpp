@@ -96,11 +96,13 @@ std::string one_line(std::string text) {
   throw Error(path.string() + ": " + problem, ErrorCategory::Io);
 }
 
-// A whole file mapped read-only; unmapped on destruction.
+// The file's bytes: the whole file mapped read-only (unmapped on destruction), or a copy of
+// bytes given in memory.
 class Mapping {
  public:
   Mapping() = default;
   explicit Mapping(const fs::path& path);
+  Mapping(const fs::path& name, std::span<const std::byte> bytes);
   ~Mapping() { release(); }
   Mapping(Mapping&& other) noexcept { *this = std::move(other); }
   Mapping& operator=(Mapping&& other) noexcept {
@@ -108,14 +110,17 @@ class Mapping {
       release();
       base_ = std::exchange(other.base_, nullptr);
       size_ = std::exchange(other.size_, 0);
+      copy_ = std::move(other.copy_);
     }
     return *this;
   }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
 
-  [[nodiscard]] const std::byte* data() const { return static_cast<const std::byte*>(base_); }
-  [[nodiscard]] std::uint64_t size() const { return size_; }
+  [[nodiscard]] const std::byte* data() const {
+    return base_ != nullptr ? static_cast<const std::byte*>(base_) : copy_.data();
+  }
+  [[nodiscard]] std::uint64_t size() const { return base_ != nullptr ? size_ : copy_.size(); }
 
  private:
   void release() {
@@ -125,6 +130,7 @@ class Mapping {
 
   void* base_ = nullptr;
   std::size_t size_ = 0;
+  std::vector<std::byte> copy_;
 };
 
 // A file descriptor closed on scope exit.
@@ -148,6 +154,11 @@ Mapping::Mapping(const fs::path& path) {
   void* base = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   if (base == MAP_FAILED) fail(path, "cannot map: " + errno_text(errno));
   base_ = base;
+}
+
+Mapping::Mapping(const fs::path& name, std::span<const std::byte> bytes) : copy_(bytes.begin(), bytes.end()) {
+  if (copy_.size() < 8)
+    fail(name, "truncated: " + std::to_string(copy_.size()) + " bytes, fewer than the 8-byte header length");
 }
 
 // One validated header entry.
@@ -385,6 +396,14 @@ Shape SafetensorsReader::Impl::loadable_shape(std::string_view name, const Entry
 SafetensorsReader::SafetensorsReader(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   impl_->mapping = Mapping(path);
+  impl_->read_header();
+  impl_->check_overlaps();
+}
+
+SafetensorsReader::SafetensorsReader(std::span<const std::byte> bytes, const fs::path& name)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = name;
+  impl_->mapping = Mapping(name, bytes);
   impl_->read_header();
   impl_->check_overlaps();
 }

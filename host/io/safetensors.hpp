@@ -23,6 +23,9 @@ namespace tandem::io {
 class SafetensorsReader {
  public:
   explicit SafetensorsReader(const std::filesystem::path& path);
+  // The same from a copy of @p bytes (a whole file's content); @p name stands for the file in
+  // messages and path(). For readers that already hold the bytes, and for fuzzing.
+  SafetensorsReader(std::span<const std::byte> bytes, const std::filesystem::path& name);
   ~SafetensorsReader();
   SafetensorsReader(SafetensorsReader&&) noexcept;
   SafetensorsReader& operator=(SafetensorsReader&&) noexcept;

@@ -1,10 +1,13 @@
 #include "models/config.hpp"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
 
+#include "core/printable.hpp"
 #include "tandem/error.hpp"
 
 namespace tandem::models {
@@ -12,6 +15,24 @@ namespace tandem::models {
 namespace {
 
 using nlohmann::json;
+
+// No real transformer comes near this in any dimension; the bound keeps sizes derived from
+// the config (4·n_embd, tensor element counts) far from int64 overflow.
+constexpr std::int64_t kMaxDimension = std::int64_t{1} << 24;
+
+// Appended piecewise: GCC 12 reports `"'" + std::string + "'"` here as a -Wrestrict overlap
+// (a known false positive of its inlined char_traits::copy).
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  out += printable(text);
+  out += '\'';
+  return out;
+}
+
+bool in_dimension_range(const json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>() >= 1 && v.get<std::uint64_t>() <= std::uint64_t{kMaxDimension};
+  return v.is_number_integer() && v.get<std::int64_t>() >= 1 && v.get<std::int64_t>() <= kMaxDimension;
+}
 
 [[noreturn]] void fail(const std::string& origin, const std::string& problem) {
   throw Error(origin + ": " + problem, ErrorCategory::Io);
@@ -25,14 +46,16 @@ const json& field(const json& j, const std::string& origin, const char* name) {
 
 std::int64_t positive_int(const json& j, const std::string& origin, const char* name) {
   const json& v = field(j, origin, name);
-  if (!v.is_number_integer() || v.get<std::int64_t>() <= 0)
-    fail(origin, std::string("field '") + name + "' is " + v.dump() + ", expected a positive integer");
+  if (!in_dimension_range(v))
+    fail(origin, std::string("field '") + name + "' is " + v.dump() + ", expected a positive integer <= " +
+                     std::to_string(kMaxDimension));
   return v.get<std::int64_t>();
 }
 
 float positive_float(const json& j, const std::string& origin, const char* name) {
   const json& v = field(j, origin, name);
-  if (!v.is_number() || !(v.get<double>() > 0.0))
+  // Checked as a double first: converting a value beyond float's range is undefined.
+  if (!v.is_number() || !(v.get<double>() > 0.0) || !(v.get<double>() <= double{std::numeric_limits<float>::max()}))
     fail(origin, std::string("field '") + name + "' is " + v.dump() + ", expected a positive number");
   return v.get<float>();
 }
@@ -56,7 +79,7 @@ GeluKind activation(const json& j, const std::string& origin, const char* name) 
   const std::string act = text_field(j, origin, name);
   if (act == "gelu_new" || act == "gelu_pytorch_tanh") return GeluKind::Tanh;
   if (act == "gelu") return GeluKind::Erf;
-  fail(origin, std::string("field '") + name + "' is \"" + act + "\"; supported: gelu_new, gelu_pytorch_tanh, gelu");
+  fail(origin, std::string("field '") + name + "' is \"" + printable(act) + "\"; supported: gelu_new, gelu_pytorch_tanh, gelu");
 }
 
 // Settings that change the computation in ways Tandem does not implement must hold their default.
@@ -85,7 +108,7 @@ ModelConfig parse_gpt2(const json& j, const std::string& origin) {
   c.model_type = "gpt2";
   const std::string arch = first_architecture(j);
   if (!arch.empty() && arch != "GPT2LMHeadModel" && arch != "GPT2Model")
-    fail(origin, "architecture '" + arch + "' is not supported for gpt2; expected GPT2LMHeadModel or GPT2Model");
+    fail(origin, "architecture " + quoted(arch) + " is not supported for gpt2; expected GPT2LMHeadModel or GPT2Model");
   c.architecture = Architecture::Gpt2LMHead;
   c.hidden = positive_int(j, origin, "n_embd");
   c.layers = positive_int(j, origin, "n_layer");
@@ -110,8 +133,8 @@ Architecture bert_architecture(const json& j, const std::string& origin) {
   if (arch.empty() || arch == "BertModel") return Architecture::BertEncoder;
   if (arch == "BertForSequenceClassification") return Architecture::BertSequenceClassification;
   if (arch == "BertForMaskedLM") return Architecture::BertMaskedLM;
-  fail(origin, "architecture '" + arch +
-                   "' is not supported for bert; expected BertModel, BertForSequenceClassification or BertForMaskedLM");
+  fail(origin, "architecture " + quoted(arch) +
+                   " is not supported for bert; expected BertModel, BertForSequenceClassification or BertForMaskedLM");
 }
 
 // num_labels is not always written: HF derives it from id2label, default 2.
@@ -176,7 +199,7 @@ ModelConfig parse_config(const std::string& text, const std::string& origin) {
   ModelConfig c;
   if (type == "gpt2") c = parse_gpt2(j, origin);
   else if (type == "bert") c = parse_bert(j, origin);
-  else fail(origin, "model_type '" + type + "' is not supported; expected 'gpt2' or 'bert'");
+  else fail(origin, "model_type " + quoted(type) + " is not supported; expected 'gpt2' or 'bert'");
   c.json = text;
   return c;
 }

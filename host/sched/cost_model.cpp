@@ -11,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "bitstream/manifest.hpp"
 #include "io/atomic_file.hpp"
 #include "tandem/error.hpp"
 
@@ -113,31 +114,30 @@ double FpgaModel::predict_ms(const graph::Task& task) const {
   return launch_us * 1e-3 + std::max(memory_ms, compute_ms);
 }
 
+// The manifest loader validates the whole file against the schema (host/bitstream/manifest.cpp);
+// what is left here is the check that needs two fields at once.
 FpgaModel load_fpga_model(const std::string& card, const std::filesystem::path& bitstream_dir) {
-  const std::filesystem::path path = bitstream_dir / card / "manifest.json";
-  std::ifstream in(path);
-  if (!in) throw Error(path.string() + ": cannot open the manifest of FPGA model '" + card + "'", ErrorCategory::Io);
-  const json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("performance_model") || !j["performance_model"].is_object())
-    throw Error(path.string() + ": expected a JSON object with an object \"performance_model\"", ErrorCategory::Io);
-  const json& m = j["performance_model"];
-  const std::string where = path.string() + ": performance_model";
+  const std::filesystem::path path = bitstream::manifest_path(card, bitstream_dir);
+  const bitstream::PerformanceModel m = bitstream::load_manifest(path).performance_model;
+  const std::string where = path.string() + ": /performance_model";
   FpgaModel f;
   f.card = card;
-  f.clock_mhz = number_field(m, "clock_mhz", where, 1);
-  f.gemm_rows = static_cast<int>(number_field(m, "gemm_rows", where, 1));
-  f.gemm_cols = static_cast<int>(number_field(m, "gemm_cols", where, 1));
-  f.dsps = static_cast<int>(number_field(m, "dsps", where, 1));
-  f.dsp_per_mac = static_cast<int>(number_field(m, "dsp_per_fp32_mac", where, 1));
-  f.vector_lanes = static_cast<int>(number_field(m, "vector_lanes", where, 1));
-  f.memory_gbps = number_field(m, "memory_gbps", where, 1e-3);
-  f.launch_us = number_field(m, "kernel_launch_us", where, 0);
-  f.bitstream_load_ms = number_field(m, "bitstream_load_ms", where, 0);
-  if (!m.contains("pcie") || !m["pcie"].is_object()) throw Error(where + ": missing object \"pcie\"", ErrorCategory::Io);
-  f.to_device = curve_from_json(m["pcie"].value("host_to_card", json()), where + ".pcie.host_to_card");
-  f.to_host = curve_from_json(m["pcie"].value("card_to_host", json()), where + ".pcie.card_to_host");
-  if (f.to_device.empty() || f.to_host.empty())
-    throw Error(where + ".pcie: host_to_card and card_to_host need at least one point", ErrorCategory::Io);
+  f.clock_mhz = m.clock_mhz;
+  f.gemm_rows = m.gemm_rows;
+  f.gemm_cols = m.gemm_cols;
+  f.dsps = m.dsps;
+  f.dsp_per_mac = m.dsp_per_fp32_mac;
+  f.vector_lanes = m.vector_lanes;
+  f.memory_gbps = m.memory_gbps;
+  f.launch_us = m.kernel_launch_us;
+  f.bitstream_load_ms = m.bitstream_load_ms;
+  auto to_curve = [](const bitstream::TransferPoints& t) {
+    TransferCurve c{t.latency_us, t.gbps_by_bytes};
+    std::sort(c.gbps_by_bytes.begin(), c.gbps_by_bytes.end());
+    return c;
+  };
+  f.to_device = to_curve(m.host_to_card);
+  f.to_host = to_curve(m.card_to_host);
   const long need = long(f.gemm_rows) * f.gemm_cols * f.dsp_per_mac;
   if (need > f.dsps)
     throw Error(where + ": a " + std::to_string(f.gemm_rows) + "x" + std::to_string(f.gemm_cols) + " array needs " +

@@ -109,6 +109,7 @@ struct Executor::Step {
   Executor& ex;
   const graph::TaskGraph& g;
   const Placement& p;
+  const RunHooks& hooks;
   tbb::task_group tg;
   std::unique_ptr<std::atomic<std::uint32_t>[]> pending;  // unfinished deps per task
   std::atomic<std::size_t> remaining{0};                  // tasks not finished
@@ -122,8 +123,8 @@ struct Executor::Step {
   std::optional<Error> error;
   ExecutionReport report;  // runs: each entry written by the one thread that ran the task
 
-  Step(Executor& e, const graph::TaskGraph& graph, const Placement& placement)
-      : ex(e), g(graph), p(placement), pending(new std::atomic<std::uint32_t>[graph.size()]) {
+  Step(Executor& e, const graph::TaskGraph& graph, const Placement& placement, const RunHooks& h)
+      : ex(e), g(graph), p(placement), hooks(h), pending(new std::atomic<std::uint32_t>[graph.size()]) {
     for (std::size_t i = 0; i < g.size(); ++i) pending[i].store(static_cast<std::uint32_t>(g.tasks()[i].deps.size()));
     remaining.store(g.size());
     report.runs.resize(g.size());
@@ -207,6 +208,7 @@ struct Executor::Step {
   // Releases the users of @p id. In the arena, one CPU user that became ready is handed back
   // to run on this thread next, which makes a chain cost no task spawns.
   std::optional<std::pair<TaskId, int>> complete(TaskId id, bool in_arena) {
+    notify_done(id);
     std::optional<std::pair<TaskId, int>> next;
     for (TaskId u : g[id].users) {
       if (pending[u].fetch_sub(1) != 1) continue;
@@ -224,6 +226,17 @@ struct Executor::Step {
     }
     finished();
     return next;
+  }
+
+  void notify_done(TaskId id) {
+    if (!hooks.on_task_done || report.runs[id].device < 0) return;
+    try {
+      hooks.on_task_done(id);
+    } catch (const Error& e) {
+      stop(e);
+    } catch (const std::exception& e) {
+      stop(Error("executor: the task-done hook of " + task_label(g[id]) + " failed: " + e.what(), ErrorCategory::Internal));
+    }
   }
 
   void run_on_cpu(TaskId id, int device) {
@@ -399,7 +412,7 @@ bool Executor::healthy(int device) const noexcept {
   return failures_[static_cast<std::size_t>(device)].load() < options_.max_device_failures;
 }
 
-ExecutionReport Executor::run(const graph::TaskGraph& graph, const Placement& placement) {
+ExecutionReport Executor::run(const graph::TaskGraph& graph, const Placement& placement, const RunHooks& hooks) {
   if (placement.tasks.size() != graph.size())
     throw Error("executor: placement has " + std::to_string(placement.tasks.size()) + " tasks for a graph of " +
                 std::to_string(graph.size()));
@@ -410,7 +423,7 @@ ExecutionReport Executor::run(const graph::TaskGraph& graph, const Placement& pl
                   std::to_string(devices_.size()));
   }
 
-  Step step(*this, graph, placement);
+  Step step(*this, graph, placement, hooks);
   step.report.start = Clock::now();
   if (graph.size() > 0) {
     step.start_workers();

@@ -17,10 +17,18 @@
 // unhealthy for the executor's lifetime and its remaining tasks go to the CPU. Every task
 // that left its placed device is listed in the report. An error on the CPU ends the step:
 // no new task starts, running ones finish, and run() throws that error.
+//
+// Hooks: RunHooks::on_task_done is called once per task that ran to completion, on the thread
+// that finished it (a oneTBB worker, the caller, or a device worker), before the task's users
+// are released. It lets a caller act while the rest of the graph runs (data parallelism starts
+// a gradient bucket's allreduce as soon as its last writer finished) without the executor
+// polling anything. It must be cheap and thread-safe; an exception it throws stops the step
+// like a task error.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +77,11 @@ struct ExecutionReport {
   std::uint64_t snapshot_bytes = 0;     // output bytes copied to protect device tasks
 };
 
+// Callbacks of one Executor::run (see the header comment).
+struct RunHooks {
+  std::function<void(graph::TaskId)> on_task_done;
+};
+
 // True for ops whose outputs are fully overwritten (forward ops without accumulation): a
 // failed attempt leaves nothing the re-run depends on. Others read their outputs too.
 [[nodiscard]] bool overwrites_outputs(OpKind kind) noexcept;
@@ -84,8 +97,8 @@ class Executor {
   // Runs every task of @p graph once, on the device @p placement gives it (host-only tasks
   // and tasks of unhealthy devices on the CPU), and returns where and when each ran. Throws
   // the first error of a task on the CPU, or an InvalidArgument error for a placement that
-  // does not fit the graph or the devices.
-  ExecutionReport run(const graph::TaskGraph& graph, const Placement& placement);
+  // does not fit the graph or the devices. @p hooks are called as documented above.
+  ExecutionReport run(const graph::TaskGraph& graph, const Placement& placement, const RunHooks& hooks = {});
 
   [[nodiscard]] const std::vector<Device>& devices() const noexcept { return devices_; }
   [[nodiscard]] bool healthy(int device) const noexcept;

@@ -87,11 +87,22 @@ class LineParser {
     }
   }
 
+  // "cpu", or a device kind ("opencl", "xrt") optionally with ":N"; a bare kind means N = 0.
   void device(const std::string& spec, Rule& rule) const {
-    const bool opencl = spec == "opencl" || (spec.rfind("opencl:", 0) == 0 && spec.size() > 7 &&
-                                             std::all_of(spec.begin() + 7, spec.end(), ::isdigit));
-    if (spec != "cpu" && !opencl) fail("unknown device '" + spec + "' (cpu, opencl, opencl:N)");
-    rule.device = spec == "opencl" ? "opencl:0" : spec;
+    for (const std::string kind : {"opencl", "xrt"}) {
+      if (spec == kind) {
+        rule.device = kind + ":0";
+        return;
+      }
+      const std::string prefix = kind + ":";
+      if (spec.rfind(prefix, 0) == 0 && spec.size() > prefix.size() &&
+          std::all_of(spec.begin() + static_cast<std::ptrdiff_t>(prefix.size()), spec.end(), ::isdigit)) {
+        rule.device = spec;
+        return;
+      }
+    }
+    if (spec != "cpu") fail("unknown device '" + spec + "' (cpu, opencl, opencl:N, xrt, xrt:N)");
+    rule.device = spec;
   }
 
  private:

@@ -23,7 +23,7 @@ struct Rule {
   std::set<std::string> ops;         // op names (groups expanded); empty: any
   std::vector<std::pair<int, int>> layers;  // inclusive ranges; -1 is "none" (outside layers); empty: any
   std::set<Phase> phases;            // empty: any
-  std::string device;                // a device spec: "cpu", "opencl:0" ("opencl" means opencl:0)
+  std::string device;                // a device spec: "cpu", "opencl:0", "xrt:0" ("opencl" means opencl:0)
 
   [[nodiscard]] bool matches(const graph::Task& task) const;
 };

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "backends/registry.hpp"
 #include "graph/recorder.hpp"
@@ -110,7 +111,7 @@ bool Session::needs_calibration(const graph::TaskGraph& graph) const {
   return false;
 }
 
-ExecutionReport Session::calibrate_and_run(const graph::TaskGraph& graph, Plan& plan) {
+ExecutionReport Session::calibrate_and_run(const graph::TaskGraph& graph, Plan& plan, const RunHooks& hooks) {
   // Program order is a topological order: every task's inputs are ready when it is reached,
   // so each unmeasured (op, shapes) is timed on each device right there, then run once for real.
   ExecutionReport report;
@@ -126,6 +127,7 @@ ExecutionReport Session::calibrate_and_run(const graph::TaskGraph& graph, Plan& 
     using ms = std::chrono::duration<double, std::milli>;
     report.runs[t.id] = {0, ms(t0 - report.start).count(), ms(t1 - report.start).count()};
     plan.placement.tasks[t.id].reason = "calibration: program order on the CPU";
+    if (hooks.on_task_done) hooks.on_task_done(t.id);
   }
   report.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - report.start).count();
   save_histories();
@@ -141,10 +143,10 @@ void Session::save_histories() const {
   }
 }
 
-StepResult Session::run_graph(const graph::TaskGraph& graph, Plan& plan) {
+StepResult Session::run_graph(const graph::TaskGraph& graph, Plan& plan, const RunHooks& hooks) {
   StepResult result;
   if (needs_calibration(graph)) {
-    result.report = calibrate_and_run(graph, plan);
+    result.report = calibrate_and_run(graph, plan, hooks);
     result.calibrated = true;
   } else {
     const std::string signature = graph.signature();
@@ -156,10 +158,53 @@ StepResult Session::run_graph(const graph::TaskGraph& graph, Plan& plan) {
       plan.signature = signature;
       result.replanned = true;
     }
-    result.report = executor_->run(graph, plan.placement);
+    result.report = executor_->run(graph, plan.placement, hooks);
   }
   trace_->add_step(graph, plan.placement, result.report);
   return result;
+}
+
+RunHooks Session::gradient_hooks(const graph::TaskGraph& graph) {
+  std::span<models::Parameter> params = model_.parameters();
+  grad_params_of_task_.assign(graph.size(), {});
+  grad_writers_left_.reset(new std::atomic<std::uint32_t>[params.size()]);
+  std::vector<std::uint32_t> writers(params.size(), 0);
+  std::map<const void*, std::vector<std::size_t>> by_storage;  // gradient buffers of trainable parameters
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (params[i].trainable && params[i].grad.defined()) by_storage[graph::region_of(params[i].grad).storage].push_back(i);
+  for (const graph::Task& t : graph.tasks()) {
+    for (const graph::Region& w : t.writes) {
+      const auto it = by_storage.find(w.storage);
+      if (it == by_storage.end()) continue;
+      for (std::size_t i : it->second) {
+        if (!w.overlaps(graph::region_of(params[i].grad))) continue;
+        std::vector<std::size_t>& mine = grad_params_of_task_[t.id];
+        if (std::find(mine.begin(), mine.end(), i) != mine.end()) continue;
+        mine.push_back(i);
+        ++writers[i];
+      }
+    }
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    grad_writers_left_[i].store(writers[i]);
+    if (writers[i] == 0 && params[i].trainable && params[i].grad.defined()) sync_->gradient_ready(i);
+  }
+  RunHooks hooks;
+  hooks.on_task_done = [this](graph::TaskId id) {
+    for (std::size_t i : grad_params_of_task_[id])
+      if (grad_writers_left_[i].fetch_sub(1) == 1) sync_->gradient_ready(i);
+  };
+  return hooks;
+}
+
+StepSummary Session::summarize_plan(const graph::TaskGraph& graph, const Plan& plan,
+                                   const ExecutionReport& report) const {
+  StepSummary s = summarize(graph, devices_, report);
+  s.predicted_ms = plan.placement.predicted_step_ms;
+  const auto& tasks = plan.placement.tasks;
+  if (std::any_of(tasks.begin(), tasks.end(), [](const TaskPlacement& t) { return t.modeled; }))
+    s.modeled_card = options_.fpga_model;
+  return s;
 }
 
 StepResult Session::step(const data::Batch& batch) {
@@ -167,7 +212,7 @@ StepResult Session::step(const data::Batch& batch) {
   graph_ = record(batch);
   StepResult result = run_graph(graph_, plan_);
   ++steps_;
-  summary_ = summarize(graph_, devices_, result.report);
+  summary_ = summarize_plan(graph_, plan_, result.report);
   result.loss = model_.loss_tensor().data<float>()[0];
   return result;
 }
@@ -196,8 +241,8 @@ TrainStepResult Session::train_step(std::span<const data::Batch> micro_batches, 
     graph_ = rec.take();
   }
   TrainStepResult result;
-  result.backward = run_graph(graph_, plan_);
-  result.backward_summary = summarize(graph_, devices_, result.backward.report);
+  result.backward = run_graph(graph_, plan_, sync_ != nullptr ? gradient_hooks(graph_) : RunHooks{});
+  result.backward_summary = summarize_plan(graph_, plan_, result.backward.report);
   summary_ = result.backward_summary;
 
   double sum = 0;
@@ -205,14 +250,24 @@ TrainStepResult Session::train_step(std::span<const data::Batch> micro_batches, 
     result.micro_losses.push_back(l.data<float>()[0]);
     sum += static_cast<double>(result.micro_losses.back());
   }
-  result.loss = static_cast<float>(sum / static_cast<double>(losses.size()));
+  double mean = sum / static_cast<double>(losses.size());
+  double replicas = 1;
+  if (sync_ != nullptr) {
+    // Every gradient becomes the sum over replicas and micro-batches: the mean over both
+    // is taken below, before the norm and clipping, as one process with the global batch would.
+    SyncResult synced = sync_->finish(mean);
+    replicas = static_cast<double>(sync_->replicas());
+    mean = synced.loss_sum / replicas;
+    trace_->add_comm_spans(synced.spans);
+  }
+  result.loss = static_cast<float>(mean);
   result.backward.loss = result.loss;
 
   std::vector<Tensor> grads;
   for (const models::Parameter& p : model_.parameters())
     if (p.trainable) grads.push_back(p.grad);
   const double raw_norm = devices_[0].kernels->grad_norm(grads);
-  const double inv_n = 1.0 / static_cast<double>(micro_batches.size());
+  const double inv_n = 1.0 / (static_cast<double>(micro_batches.size()) * replicas);
   result.grad_norm = raw_norm * inv_n;
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) return result;
 
@@ -228,7 +283,7 @@ TrainStepResult Session::train_step(std::span<const data::Batch> micro_batches, 
   record_adamw(rec, adamw);
   optimizer_graph_ = rec.take();
   result.optimizer = run_graph(optimizer_graph_, optimizer_plan_);
-  result.optimizer_summary = summarize(optimizer_graph_, devices_, result.optimizer.report);
+  result.optimizer_summary = summarize_plan(optimizer_graph_, optimizer_plan_, result.optimizer.report);
   ++steps_;
   result.applied = true;
   return result;

@@ -9,6 +9,7 @@
 // such op on each device just before it runs (its inputs are then valid), StarPU-style; the
 // histories are saved, and the next steps are planned from them.
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -48,6 +49,28 @@ struct StepResult {
   ExecutionReport report;
 };
 
+// Data parallelism as a Session sees it (dist::GradientReducer implements it over MPI): the
+// session says when each gradient of train_step()'s backward graph is final, and then waits
+// for every gradient to hold the sum over the replicas before averaging and clipping.
+struct SyncResult {
+  double loss_sum = 0;          // the replicas' mean micro-batch losses, summed
+  std::vector<CommSpan> spans;  // the collectives of this step, for the trace
+};
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  // Replicas whose gradients are summed; train_step averages over replicas × micro-batches.
+  [[nodiscard]] virtual int replicas() const noexcept = 0;
+  // Parameter @p index (into model.parameters(), trainable) has its final gradient of this
+  // step: the last task writing it finished. Called on that task's thread while the rest of
+  // the backward graph runs, so it must return quickly; a throw stops the step.
+  virtual void gradient_ready(std::size_t index) = 0;
+  // After the backward graph ran (gradient_ready was called for every trainable parameter):
+  // returns once every trainable gradient holds the sum over the replicas, with @p loss
+  // (this replica's mean loss) summed over them.
+  virtual SyncResult finish(double loss) = 0;
+};
+
 // What one optimizer step of train_step() does after the gradients are in.
 struct TrainStepArgs {
   float lr = 1e-3f;       // this step's learning rate (the schedule lives in the trainer)
@@ -56,7 +79,7 @@ struct TrainStepArgs {
 
 // One optimizer step over several micro-batches: two graphs, each placed, run and traced.
 struct TrainStepResult {
-  float loss = 0;                   // mean of the micro-batch losses
+  float loss = 0;                   // mean of the micro-batch losses (and of the replicas, under a GradientSync)
   std::vector<float> micro_losses;  // one per micro-batch, in order
   double grad_norm = 0;             // global norm of the averaged gradients, before clipping
   bool applied = false;             // false: the loss or the norm was not finite, nothing changed
@@ -87,6 +110,10 @@ class Session {
   [[nodiscard]] std::int64_t optimizer_steps() const noexcept { return steps_; }
   void set_optimizer_steps(std::int64_t steps);
 
+  // Registers @p sync (not owned; null: a single process) to watch train_step()'s gradients
+  // become final and sum them over replicas. Its collectives' spans join the trace.
+  void set_gradient_sync(GradientSync* sync) noexcept { sync_ = sync; }
+
   [[nodiscard]] const std::vector<Device>& devices() const noexcept { return devices_; }
   [[nodiscard]] const graph::TaskGraph& graph() const noexcept { return graph_; }
   // train_step()'s AdamW graph and its placement (graph() holds its forward and backward).
@@ -106,9 +133,15 @@ class Session {
     std::string signature;
     Placement placement;
   };
-  StepResult run_graph(const graph::TaskGraph& graph, Plan& plan);
+  StepResult run_graph(const graph::TaskGraph& graph, Plan& plan, const RunHooks& hooks = {});
   [[nodiscard]] bool needs_calibration(const graph::TaskGraph& graph) const;
-  ExecutionReport calibrate_and_run(const graph::TaskGraph& graph, Plan& plan);
+  ExecutionReport calibrate_and_run(const graph::TaskGraph& graph, Plan& plan, const RunHooks& hooks);
+  // Hooks that call sync_->gradient_ready for each trainable parameter once the last task of
+  // @p graph writing its gradient finished (parameters no task writes are reported at once).
+  RunHooks gradient_hooks(const graph::TaskGraph& graph);
+  // The summary of a run of @p graph, with the plan's prediction labelled modeled when it
+  // came from an analytical card model.
+  StepSummary summarize_plan(const graph::TaskGraph& graph, const Plan& plan, const ExecutionReport& report) const;
   void save_histories() const;
 
   models::Model& model_;
@@ -127,6 +160,11 @@ class Session {
   graph::TaskGraph optimizer_graph_;
   Plan optimizer_plan_;
   StepSummary summary_;
+  GradientSync* sync_ = nullptr;
+  // Per task of the graph being run: the parameters whose gradient it writes; per parameter:
+  // its gradient's writers not finished yet. Used by gradient_hooks().
+  std::vector<std::vector<std::size_t>> grad_params_of_task_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> grad_writers_left_;
 };
 
 }  // namespace tandem::sched

@@ -120,6 +120,13 @@ void print_summary(std::ostream& out, const StepSummary& summary) {
   std::snprintf(line, sizeof line, "step %.3f ms\n%-12s %6s %10s %10s %12s %12s %7s\n", summary.wall_ms, "device",
                 "tasks", "busy ms", "idle ms", "MB in", "MB out", "FLOPs");
   out << line;
+  if (!summary.modeled_card.empty()) {
+    std::snprintf(line, sizeof line,
+                  "predicted %.3f ms on %s (modeled: the card's analytical model from its manifest, not measured; "
+                  "the rows below are measured on the devices that ran)\n",
+                  summary.predicted_ms, summary.modeled_card.c_str());
+    out << line;
+  }
   for (const DeviceSummary& d : summary.devices) {
     std::snprintf(line, sizeof line, "%-12s %6zu %10.3f %10.3f %12.3f %12.3f %6.1f%%\n", d.spec.c_str(), d.tasks,
                   d.busy_ms, d.idle_ms, double(d.bytes_in) / 1e6, double(d.bytes_out) / 1e6, 100.0 * d.flop_share);
@@ -205,6 +212,31 @@ void Trace::add_step(const graph::TaskGraph& graph, const Placement& placement, 
                              {"ts", us(r.start_ms)}, {"pid", 1}, {"tid", tid(r.device)}}
                             .dump());
     }
+  }
+}
+
+void Trace::add_comm_spans(const std::vector<CommSpan>& spans) {
+  if (spans.empty()) return;
+  const int tid = static_cast<int>(devices_.size()) + 2;
+  if (!has_comm_track_) {
+    events_.push_back(json{{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
+                           {"args", {{"name", "comm (allreduce across ranks)"}}}}
+                          .dump());
+    events_.push_back(json{{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
+                           {"args", {{"sort_index", tid}}}}
+                          .dump());
+    has_comm_track_ = true;
+  }
+  if (!has_origin_) {
+    origin_ = spans.front().start;
+    has_origin_ = true;
+  }
+  for (const CommSpan& c : spans) {
+    const double ts = std::chrono::duration<double, std::micro>(c.start - origin_).count();
+    const double dur = std::chrono::duration<double, std::micro>(c.end - c.start).count();
+    events_.push_back(json{{"name", c.name}, {"cat", "comm"}, {"ph", "X"}, {"ts", ts}, {"dur", dur}, {"pid", 1},
+                           {"tid", tid}, {"args", {{"bytes", c.bytes}, {"parameters", c.parameters}}}}
+                          .dump());
   }
 }
 

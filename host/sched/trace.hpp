@@ -45,6 +45,10 @@ struct DeviceSummary {
 
 struct StepSummary {
   double wall_ms = 0;
+  // The policy's predicted step time and, when it came from an analytical card model
+  // (--fpga-model), that card's name: the prediction is modeled, not measured.
+  double predicted_ms = 0;
+  std::string modeled_card;
   std::vector<DeviceSummary> devices;
   std::vector<Fallback> fallbacks;
 };
@@ -55,14 +59,27 @@ StepSummary summarize(const graph::TaskGraph& graph, const std::vector<Device>& 
 // A table: one row per device, then one line per fallback.
 void print_summary(std::ostream& out, const StepSummary& summary);
 
+// One collective of data-parallel training (a gradient bucket's allreduce), as the
+// communication thread timed it.
+struct CommSpan {
+  std::string name;  // e.g. "allreduce bucket 3"
+  std::chrono::steady_clock::time_point start, end;
+  std::uint64_t bytes = 0;
+  int parameters = 0;  // gradients in the bucket
+};
+
 // A Chrome trace of one or more steps: a track (tid) per device named by its spec, a track
 // for transfers, complete events per task (cat = phase; args layer, task id, predicted ms,
-// modeled, reason), failed attempts, and flow arrows for dependencies between devices.
+// modeled, reason), failed attempts, and flow arrows for dependencies between devices. Under
+// data parallelism a "comm" track holds the allreduce spans (cat = comm), so their overlap
+// with the backward tasks shows.
 class Trace {
  public:
   explicit Trace(std::vector<Device> devices);
   // Adds a step's events; times are relative to the first step added.
   void add_step(const graph::TaskGraph& graph, const Placement& placement, const ExecutionReport& report);
+  // Adds collectives to the "comm" track (created by the first call), on the steps' clock.
+  void add_comm_spans(const std::vector<CommSpan>& spans);
   // Writes the trace atomically (an Io error names @p path on failure).
   void write(const std::filesystem::path& path) const;
   [[nodiscard]] std::string text() const;
@@ -73,6 +90,7 @@ class Trace {
   bool has_origin_ = false;
   std::chrono::steady_clock::time_point origin_;
   std::uint64_t next_flow_ = 0;
+  bool has_comm_track_ = false;
 };
 
 }  // namespace tandem::sched

@@ -1,5 +1,6 @@
 #include "text/tokenizer.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -50,13 +51,19 @@ std::vector<std::string_view> split_lines(std::string_view content) {
   return lines;
 }
 
+// Library messages (nlohmann's parse errors quote the input) must not break the one-line rule.
+std::string one_line(std::string text) {
+  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text;
+}
+
 // vocab.json: one object of token -> id, ids distinct and in [0, 2^31).
-Vocab read_bpe_vocab(const fs::path& file) {
+Vocab parse_bpe_vocab(std::string_view content, const fs::path& file) {
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(read_file(file));
+    json = nlohmann::json::parse(content);
   } catch (const nlohmann::json::exception& e) {
-    fail(file, std::string("not valid JSON (") + e.what() + ")");
+    fail(file, "not valid JSON (" + one_line(e.what()) + ")");
   }
   if (!json.is_object()) fail(file, "expected an object of token -> id");
   if (json.empty()) fail(file, "the vocabulary is empty");
@@ -89,8 +96,7 @@ std::int32_t merge_part_id(const Vocab& vocab, std::string_view token, const fs:
 
 // merges.txt: "#version" lines skipped, every other line "left right" with left, right and
 // their concatenation in the vocabulary (Hugging Face rejects the same lines).
-std::vector<BpeMerge> read_merges(const fs::path& file, const Vocab& vocab) {
-  const std::string content = read_file(file);
+std::vector<BpeMerge> parse_merges(std::string_view content, const fs::path& file, const Vocab& vocab) {
   std::vector<BpeMerge> merges;
   std::size_t line_number = 0;
   for (const std::string_view line : split_lines(content)) {
@@ -113,8 +119,7 @@ std::vector<BpeMerge> read_merges(const fs::path& file, const Vocab& vocab) {
 
 // vocab.txt: token of line i has id i, trailing whitespace trimmed. A repeated token keeps its
 // last line's id, as in Hugging Face.
-Vocab read_wordpiece_vocab(const fs::path& file) {
-  const std::string content = read_file(file);
+Vocab parse_wordpiece_vocab(std::string_view content, const fs::path& file) {
   const std::vector<std::string_view> lines = split_lines(content);
   if (lines.empty()) fail(file, "the vocabulary is empty");
   if (lines.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
@@ -140,19 +145,30 @@ std::unique_ptr<Tokenizer> load_bpe(const fs::path& dir) {
   const fs::path merges_file = dir / "merges.txt";
   if (!fs::is_regular_file(vocab_file)) fail(vocab_file, "missing (byte-level BPE needs vocab.json and merges.txt)");
   if (!fs::is_regular_file(merges_file)) fail(merges_file, "missing (byte-level BPE needs vocab.json and merges.txt)");
-  Vocab vocab = read_bpe_vocab(vocab_file);
-  const std::vector<BpeMerge> merges = read_merges(merges_file, vocab);
-  return std::make_unique<ByteLevelBpe>(std::move(vocab), merges);
+  return parse_bpe_tokenizer(read_file(vocab_file), read_file(merges_file), vocab_file, merges_file);
 }
 
 }  // namespace
+
+std::unique_ptr<Tokenizer> parse_bpe_tokenizer(std::string_view vocab_json, std::string_view merges_txt,
+                                               const std::filesystem::path& vocab_file,
+                                               const std::filesystem::path& merges_file) {
+  Vocab vocab = parse_bpe_vocab(vocab_json, vocab_file);
+  const std::vector<BpeMerge> merges = parse_merges(merges_txt, merges_file, vocab);
+  return std::make_unique<ByteLevelBpe>(std::move(vocab), merges);
+}
+
+std::unique_ptr<Tokenizer> parse_wordpiece_tokenizer(std::string_view vocab_txt, const std::filesystem::path& vocab_file,
+                                                     bool lowercase) {
+  return std::make_unique<WordPiece>(parse_wordpiece_vocab(vocab_txt, vocab_file), lowercase);
+}
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir, bool lowercase) {
   if (!fs::is_directory(model_dir)) fail(model_dir, "not a directory");
   if (fs::exists(model_dir / "vocab.json") || fs::exists(model_dir / "merges.txt")) return load_bpe(model_dir);
   const fs::path wordpiece_vocab = model_dir / "vocab.txt";
   if (fs::exists(wordpiece_vocab)) {
-    return std::make_unique<WordPiece>(read_wordpiece_vocab(wordpiece_vocab), lowercase);
+    return parse_wordpiece_tokenizer(read_file(wordpiece_vocab), wordpiece_vocab, lowercase);
   }
   fail(model_dir, "no tokenizer files (vocab.json + merges.txt, or vocab.txt)");
 }

@@ -38,4 +38,12 @@ class Tokenizer {
 // tandem::Error (category Io) naming the file; a WordPiece vocab.txt must contain [UNK].
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir, bool lowercase = true);
 
+// The same tokenizers from file contents already in memory (for fuzzing and for callers that
+// hold the files); the paths only name the files in messages.
+std::unique_ptr<Tokenizer> parse_bpe_tokenizer(std::string_view vocab_json, std::string_view merges_txt,
+                                               const std::filesystem::path& vocab_file,
+                                               const std::filesystem::path& merges_file);
+std::unique_ptr<Tokenizer> parse_wordpiece_tokenizer(std::string_view vocab_txt, const std::filesystem::path& vocab_file,
+                                                     bool lowercase = true);
+
 }  // namespace tandem::text

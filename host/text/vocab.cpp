@@ -1,14 +1,16 @@
 #include "text/vocab.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include "tandem/error.hpp"
 
 namespace tandem::text {
 
 void Vocab::add(std::string token, std::int32_t id) {
   if (id < 0) throw Error("Vocab::add: negative id " + std::to_string(id));
-  const auto index = static_cast<std::size_t>(id);
-  if (index >= tokens_.size()) tokens_.resize(index + 1);
-  tokens_[index] = token;
+  size_ = std::max(size_, id == std::numeric_limits<std::int32_t>::max() ? id : id + 1);
+  tokens_.insert_or_assign(id, token);
   ids_.insert_or_assign(std::move(token), id);
 }
 
@@ -19,9 +21,8 @@ std::optional<std::int32_t> Vocab::id(std::string_view token) const {
 }
 
 const std::string* Vocab::token(std::int32_t id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return nullptr;
-  const auto& entry = tokens_[static_cast<std::size_t>(id)];
-  return entry ? &*entry : nullptr;
+  const auto it = tokens_.find(id);
+  return it == tokens_.end() ? nullptr : &it->second;
 }
 
 }  // namespace tandem::text

@@ -11,7 +11,9 @@
 
 namespace tandem::text {
 
-// Ids need not be dense (a vocab.json may skip some), so size() is the largest id + 1.
+// Ids need not be dense (a vocab.json may skip some), so size() is the largest id + 1. Both
+// directions are hash maps, so memory follows the number of tokens, not the largest id (a
+// vocab.json giving one token the id 2^31 - 1 must not allocate gigabytes).
 class Vocab {
  public:
   // Maps @p token to @p id and @p id to @p token. A token added again keeps its latest id, as
@@ -20,7 +22,7 @@ class Vocab {
   [[nodiscard]] std::optional<std::int32_t> id(std::string_view token) const;
   // The text of @p id, or nullptr when no token has that id.
   [[nodiscard]] const std::string* token(std::int32_t id) const;
-  [[nodiscard]] std::int32_t size() const { return static_cast<std::int32_t>(tokens_.size()); }
+  [[nodiscard]] std::int32_t size() const { return size_; }
   [[nodiscard]] bool empty() const { return ids_.empty(); }
 
  private:
@@ -29,7 +31,8 @@ class Vocab {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::int32_t, Hash, std::equal_to<>> ids_;
-  std::vector<std::optional<std::string>> tokens_;
+  std::unordered_map<std::int32_t, std::string> tokens_;
+  std::int32_t size_ = 0;
 };
 
 }  // namespace tandem::text

@@ -1,6 +1,9 @@
 #include "train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -9,6 +12,9 @@
 
 #include "backends/registry.hpp"
 #include "data/batcher.hpp"
+#include "dist/agreement.hpp"
+#include "dist/communicator.hpp"
+#include "dist/gradient_reducer.hpp"
 #include "models/evaluate.hpp"
 #include "tandem/error.hpp"
 #include "train/checkpoint.hpp"
@@ -61,6 +67,8 @@ const ConfigField kFields[] = {
     {"save_every", &TrainConfig::save_every, "Checkpoint every N steps (0: only at the end)"},
     {"keep", &TrainConfig::keep, "Checkpoints kept"},
     {"skip_nonfinite", &TrainConfig::skip_nonfinite, "Skip a step whose loss or gradient is NaN/Inf instead of stopping"},
+    {"allreduce_bucket_mb", &TrainConfig::allreduce_bucket_mb,
+     "Under mpirun: gradient MB per allreduce bucket (started as soon as its gradients are final)"},
 };
 
 std::string flag_of(const std::string& key) {
@@ -143,7 +151,9 @@ TrainConfig load_config_file(const fs::path& path) {
   } catch (const json::exception& e) {
     throw Error(path.string() + ": not valid JSON: " + e.what(), ErrorCategory::Io);
   }
-  return config_from_json(j, TrainConfig{}, path.string());
+  TrainConfig config = config_from_json(j, TrainConfig{}, path.string());
+  validate_values(config, path.string());
+  return config;
 }
 
 namespace {
@@ -164,14 +174,12 @@ Schedule schedule_of(const TrainConfig& c, std::int64_t total) {
 
 }  // namespace
 
-void validate(const TrainConfig& c) {
-  require(!c.model.empty(), "--model", "no model directory given");
-  require(!c.data.empty(), "--data", "no training set given");
-  require(!c.out.empty(), "--out", "no output directory given");
+void validate_values(const TrainConfig& c, const std::string& origin) {
+  auto require = [&](bool ok, const std::string& flag, const std::string& what) {
+    if (!ok) throw Error((origin.empty() ? "" : origin + ": ") + flag + ": " + what);
+  };
   require(c.steps >= 0, "--steps", "must be >= 0, got " + std::to_string(c.steps));
   require(c.epochs >= 0, "--epochs", "must be >= 0, got " + std::to_string(c.epochs));
-  require(c.steps > 0 || c.epochs > 0, "--steps", "give --steps N or --epochs N");
-  require(c.steps == 0 || c.epochs == 0, "--steps", "give --steps or --epochs, not both");
   require(c.batch >= 1, "--batch", "must be >= 1, got " + std::to_string(c.batch));
   require(c.seq >= 0, "--seq", "must be >= 0, got " + std::to_string(c.seq));
   require(c.lr > 0 && std::isfinite(c.lr), "--lr", "must be a positive finite number, got " + num(c.lr));
@@ -193,11 +201,25 @@ void validate(const TrainConfig& c) {
   require(c.eval_every >= 0, "--eval-every", "must be >= 0, got " + std::to_string(c.eval_every));
   require(c.save_every >= 0, "--save-every", "must be >= 0, got " + std::to_string(c.save_every));
   require(c.keep >= 1, "--keep", "must be >= 1, got " + std::to_string(c.keep));
+  require(c.allreduce_bucket_mb > 0 && c.allreduce_bucket_mb <= 1e6, "--allreduce-bucket-mb",
+          "must lie in (0, 1e6], got " + num(c.allreduce_bucket_mb));
+}
+
+void validate(const TrainConfig& c) {
+  require(!c.model.empty(), "--model", "no model directory given");
+  require(!c.data.empty(), "--data", "no training set given");
+  require(!c.out.empty(), "--out", "no output directory given");
+  require(c.steps > 0 || c.epochs > 0, "--steps", "give --steps N or --epochs N");
+  require(c.steps == 0 || c.epochs == 0, "--steps", "give --steps or --epochs, not both");
+  validate_values(c, "");
 }
 
 struct Trainer::State {
   TrainConfig config;
   TrainCallbacks callbacks;
+  dist::Communicator* comm = nullptr;  // null: a single process
+  int rank = 0, ranks = 1;
+  std::unique_ptr<dist::GradientReducer> reducer;
   std::unique_ptr<models::Model> model;
   std::optional<LoraConfig> lora;
   models::ModelData train_data;
@@ -212,8 +234,12 @@ struct Trainer::State {
   bool have_backward_report = false, have_optimizer_report = false;
 
   void log(const std::string& line) const {
-    if (callbacks.on_log) callbacks.on_log(line);
+    if (rank == 0 && callbacks.on_log) callbacks.on_log(line);
   }
+  // This rank's rows of the next global batch of ranks × config.batch examples.
+  [[nodiscard]] data::Batch next_batch();
+  // Checks the ranks agree, then gives every rank rank 0's weights and moments.
+  void join_ranks();
   [[nodiscard]] double evaluate_loss();
   void save();
   // One optimizer step (skipped in the metrics when the loss or gradient was not finite).
@@ -268,13 +294,18 @@ void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig config, TrainCallbacks callbacks) : s_(std::make_unique<State>()) {
+Trainer::Trainer(TrainConfig config, TrainCallbacks callbacks, dist::Communicator* comm) : s_(std::make_unique<State>()) {
   validate(config);
   s_->config = std::move(config);
   s_->callbacks = std::move(callbacks);
+  s_->comm = comm;
+  if (comm != nullptr) {
+    s_->rank = comm->rank();
+    s_->ranks = comm->size();
+  }
   const TrainConfig& c = s_->config;
-  if (!c.trace.empty()) models::check_output_directory(c.trace);
-  if (!c.metrics.empty()) models::check_output_directory(c.metrics);
+  if (s_->rank == 0 && !c.trace.empty()) models::check_output_directory(c.trace);
+  if (s_->rank == 0 && !c.metrics.empty()) models::check_output_directory(c.metrics);
   std::optional<TrainerState> resumed;
   if (!c.resume.empty()) {
     resumed = read_trainer_state(c.resume);
@@ -295,17 +326,20 @@ Trainer::Trainer(TrainConfig config, TrainCallbacks callbacks) : s_(std::make_un
   check_task(c, s_->train_data);
   if (!c.eval_data.empty()) s_->eval_data = models::load_model_data(*s_->model, c.model, c.eval_data, c.seq);
 
-  // Fixed-shape batches, so one placement serves every step.
+  // Fixed-shape batches, so one placement serves every step. Every rank draws the same global
+  // batches and keeps its own rows of each (next_batch).
+  const std::int64_t global_batch = c.batch * s_->ranks;
   data::BatcherOptions bo;
-  bo.batch_size = c.batch;
+  bo.batch_size = global_batch;
   bo.seed = c.seed;
   bo.drop_last = true;
   bo.pad_to_context = true;
   bo.pad_id = s_->train_data.pad_id;
   const auto examples = static_cast<std::int64_t>(s_->train_data.examples.examples.size());
-  if (examples < c.batch)
+  if (examples < global_batch)
     throw Error(s_->train_data.source.string() + ": " + std::to_string(examples) +
-                " examples, fewer than one batch of --batch " + std::to_string(c.batch), ErrorCategory::Io);
+                " examples, fewer than one batch of --batch " + std::to_string(c.batch) +
+                (s_->ranks > 1 ? " × " + std::to_string(s_->ranks) + " ranks" : std::string()), ErrorCategory::Io);
   s_->batcher = std::make_unique<data::Batcher>(s_->train_data.examples, bo);
   s_->total = c.steps > 0 ? c.steps
                           : c.epochs * std::max<std::int64_t>(1, s_->batcher->batches_per_epoch() / c.accum);
@@ -337,6 +371,64 @@ Trainer::Trainer(TrainConfig config, TrainCallbacks callbacks) : s_(std::make_un
     s_->state.metrics = st.metrics;
     s_->last_checkpoint = c.resume;
   }
+  if (comm != nullptr) s_->join_ranks();
+}
+
+namespace {
+
+// What every rank must have in common (dist/agreement.hpp): the settings that are not per rank
+// (paths, devices and placement may differ between machines), the model, every parameter and
+// the training set's size.
+json agreement_facts(const TrainConfig& c, models::Model& model, const models::ModelData& data, std::int64_t step) {
+  json facts = json::object();
+  const json settings = to_json(c);
+  for (const auto& [key, value] : settings.items()) {
+    static const std::vector<std::string> kPerRank = {"model", "data",  "eval_data", "out",     "devices",
+                                                      "policy", "fpga_model", "bitstream_dir", "no_history",
+                                                      "cpu_threads", "trace", "metrics", "resume"};
+    if (std::find(kPerRank.begin(), kPerRank.end(), key) == kPerRank.end()) facts[flag_of(key)] = value;
+  }
+  const models::ModelConfig& mc = model.config();
+  facts["model"] = std::string(models::architecture_name(mc.architecture)) + " hidden " + std::to_string(mc.hidden) +
+                   ", layers " + std::to_string(mc.layers) + ", heads " + std::to_string(mc.heads) + ", positions " +
+                   std::to_string(mc.max_positions) + ", vocab " + std::to_string(mc.vocab);
+  std::span<models::Parameter> params = model.parameters();
+  facts["parameter count"] = params.size();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    facts["parameter " + std::to_string(i)] =
+        params[i].name + " " + params[i].value.shape().str() + (params[i].trainable ? " trainable" : " frozen");
+  }
+  facts["training examples"] = data.examples.examples.size();
+  facts["context"] = data.examples.context;
+  facts["starting step"] = step;
+  return facts;
+}
+
+void broadcast_all(dist::Communicator& comm, std::span<Tensor> tensors) {
+  for (Tensor& t : tensors) comm.broadcast({t.data<float>(), static_cast<std::size_t>(t.numel())}, 0);
+}
+
+}  // namespace
+
+void Trainer::State::join_ranks() {
+  dist::check_agreement(*comm, agreement_facts(config, *model, train_data, state.step));
+  std::vector<Tensor> values;
+  for (models::Parameter& p : model->parameters()) values.push_back(p.value);
+  broadcast_all(*comm, values);
+  broadcast_all(*comm, session->first_moments());
+  broadcast_all(*comm, session->second_moments());
+  const auto bucket_bytes = static_cast<std::uint64_t>(config.allreduce_bucket_mb * 1e6);
+  reducer = std::make_unique<dist::GradientReducer>(*comm, model->parameters(), std::max<std::uint64_t>(bucket_bytes, 1));
+  session->set_gradient_sync(reducer.get());
+}
+
+data::Batch Trainer::State::next_batch() {
+  data::Batch global = batcher->next();
+  if (ranks == 1) return global;
+  const auto rows = [&](const Tensor& t) {
+    return t.defined() ? t.narrow(0, rank * config.batch, config.batch).clone() : Tensor{};
+  };
+  return {rows(global.ids), rows(global.targets), rows(global.labels), rows(global.mask), rows(global.token_types)};
 }
 
 Trainer::~Trainer() = default;
@@ -358,13 +450,31 @@ void Trainer::State::save() {
   log("checkpoint " + last_checkpoint.string());
 }
 
+namespace {
+
+// Test hook: TANDEM_TEST_FAIL_RANK="R:STEP" makes rank R of a data-parallel job fail at the
+// start of step STEP, while the other ranks go on into that step's collectives.
+void fail_if_asked(int rank, std::int64_t step) {
+  const char* text = std::getenv("TANDEM_TEST_FAIL_RANK");
+  if (text == nullptr || *text == '\0') return;
+  int want_rank = -1;
+  long long want_step = -1;
+  if (std::sscanf(text, "%d:%lld", &want_rank, &want_step) != 2)
+    throw Error("TANDEM_TEST_FAIL_RANK: expected RANK:STEP, got '" + std::string(text) + "'");
+  if (want_rank == rank && want_step == step)
+    throw Error("step " + std::to_string(step) + ": injected failure (TANDEM_TEST_FAIL_RANK)");
+}
+
+}  // namespace
+
 StepMetrics Trainer::State::step() {
   const std::int64_t number = state.step + 1;
+  if (ranks > 1) fail_if_asked(rank, number);
   std::vector<data::Batch> micro;
   StepMetrics m;
   m.step = number;
   for (std::int64_t i = 0; i < config.accum; ++i) {
-    micro.push_back(batcher->next());
+    micro.push_back(next_batch());
     m.tokens += count_tokens(micro.back());
   }
   if (lora) set_lora_step(*model, config.seed, number);
@@ -379,7 +489,8 @@ StepMetrics Trainer::State::step() {
   } catch (const Error& e) {
     // The ops' value checks stop the forward graph on a non-finite activation before any
     // update ran: the same outcome as a non-finite loss.
-    if (std::string_view(e.what()).find("contains NaN or Inf") == std::string_view::npos) throw;
+    // Under data parallelism the other ranks are waiting in a collective: the job ends.
+    if (std::string_view(e.what()).find("contains NaN or Inf") == std::string_view::npos || ranks > 1) throw;
     r = {};
     r.loss = std::numeric_limits<float>::quiet_NaN();
     r.grad_norm = std::numeric_limits<double>::quiet_NaN();
@@ -395,6 +506,7 @@ StepMetrics Trainer::State::step() {
   m.loss = r.loss;
   m.grad_norm = r.grad_norm;
   m.skipped = !r.applied;
+  m.tokens *= ranks;  // the other ranks' counts taken as this rank's: exact when no batch is padded
   m.tokens_per_s = m.step_ms > 0 ? static_cast<double>(m.tokens) / (m.step_ms / 1000.0) : 0;
   std::vector<GraphRun> graphs = {{&r.backward_summary, total_flops(session->graph())}};
   if (r.applied) graphs.push_back({&r.optimizer_summary, total_flops(session->optimizer_graph())});
@@ -442,9 +554,11 @@ TrainResult Trainer::run() {
   const TrainConfig& c = s.config;
   TrainResult result;
   result.first_step = s.state.step + 1;
+  const bool lead = s.rank == 0;  // the one rank that evaluates and writes (collectives run on all)
+  const bool evaluate = lead && s.eval_data.has_value();
   std::unique_ptr<MetricsWriter> writer;
-  if (!c.metrics.empty()) writer = std::make_unique<MetricsWriter>(c.metrics, !c.resume.empty());
-  if (s.eval_data) {
+  if (lead && !c.metrics.empty()) writer = std::make_unique<MetricsWriter>(c.metrics, !c.resume.empty());
+  if (evaluate) {
     result.eval_before = s.evaluate_loss();
     s.log("eval loss " + num(*result.eval_before) + " at step " + std::to_string(s.state.step));
   }
@@ -460,17 +574,21 @@ TrainResult Trainer::run() {
                   " (--skip-nonfinite skips such steps)");
     }
     if (m.skipped) s.log("step " + std::to_string(m.step) + ": non-finite loss or gradient, update skipped");
-    if (s.eval_data && c.eval_every > 0 && m.step % c.eval_every == 0) m.eval_loss = s.evaluate_loss();
+    if (evaluate && c.eval_every > 0 && m.step % c.eval_every == 0) m.eval_loss = s.evaluate_loss();
     s.state.metrics.push_back(m);
     if (writer) writer->write(m);
-    if (s.callbacks.on_step) s.callbacks.on_step(m, s.total);
+    if (lead && s.callbacks.on_step) s.callbacks.on_step(m, s.total);
     if (c.save_every > 0 && m.step % c.save_every == 0) {
-      s.save();
+      if (lead) s.save();
       saved_last = true;
     }
   }
+  result.last_step = s.state.step;
+  result.metrics = s.state.metrics;
+  result.summary = s.session->last_summary();
+  if (!lead) return result;
   if (!saved_last) s.save();
-  if (s.eval_data) {
+  if (evaluate) {
     result.eval_after = s.state.metrics.empty() || !s.state.metrics.back().eval_loss ? s.evaluate_loss()
                                                                                      : *s.state.metrics.back().eval_loss;
     s.log("eval loss " + num(*result.eval_after) + " at step " + std::to_string(s.state.step));
@@ -481,10 +599,7 @@ TrainResult Trainer::run() {
     s.session->trace().write(c.trace);
     s.log("trace " + c.trace);
   }
-  result.last_step = s.state.step;
-  result.metrics = s.state.metrics;
   result.last_checkpoint = s.last_checkpoint;
-  result.summary = s.session->last_summary();
   return result;
 }
 

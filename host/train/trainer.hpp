@@ -9,6 +9,16 @@
 // checkpoint is written (train/checkpoint.hpp). The same config run twice on the same
 // devices and deterministic policy gives bitwise equal losses, and so does a run resumed
 // from any of its checkpoints.
+//
+// Data parallelism (docs/distributed.md): given a dist::Communicator of N ranks, every rank
+// builds the same run, the ranks check they agree (settings, model, parameters, data size),
+// rank 0's weights (and moments on resume) are broadcast, and each optimizer step takes this
+// rank's rows [r·batch, (r+1)·batch) of the global batch of N·batch examples the seeded batcher
+// draws, so that N ranks of --batch b train as one process of --batch N·b. Gradients are summed
+// over ranks in buckets during backward (dist::GradientReducer) and averaged with the
+// micro-batches before clipping; the loss is the mean over ranks. Rank 0 alone evaluates and
+// writes checkpoints, metrics, plots, the final export and the trace, and only rank 0 calls
+// the callbacks.
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +35,10 @@
 #include "models/model.hpp"
 #include "sched/session.hpp"
 #include "train/metrics.hpp"
+
+namespace tandem::dist {
+class Communicator;
+}
 
 namespace tandem::train {
 
@@ -67,6 +81,7 @@ struct TrainConfig {
   std::int64_t save_every = 0;
   std::int64_t keep = 2;
   bool skip_nonfinite = false;
+  double allreduce_bucket_mb = 25.0;  // data parallelism: gradient bytes per allreduce bucket, in MB (1e6 bytes)
 };
 
 // One field of TrainConfig, for the JSON file and the command line alike.
@@ -89,6 +104,9 @@ struct ConfigField {
 
 // Checks every value (ranges, names, steps or epochs); errors name the flag.
 void validate(const TrainConfig& config);
+// The range checks of validate() alone, for a config file before flags apply; errors name
+// @p origin (the file; "" for none) and the flag.
+void validate_values(const TrainConfig& config, const std::string& origin);
 
 struct TrainCallbacks {
   // After each step (metrics of that step; total is the run's last step).
@@ -110,8 +128,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // Loads the model and data and opens the devices; --resume restores the checkpoint.
-  Trainer(TrainConfig config, TrainCallbacks callbacks = {});
+  // Loads the model and data and opens the devices; --resume restores the checkpoint. With
+  // @p comm (not owned, outliving the trainer) the run is one rank of a data-parallel job.
+  Trainer(TrainConfig config, TrainCallbacks callbacks = {}, dist::Communicator* comm = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

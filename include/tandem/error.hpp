@@ -4,6 +4,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "tandem/export.hpp"
 
 namespace tandem {
 inline namespace v1 {
@@ -18,7 +21,7 @@ enum class ErrorCategory {
 
 /// Every failure Tandem reports is a tandem::Error whose message is one line naming
 /// the operation or file and the problem, e.g. "matmul: inner dimensions differ: ...".
-class Error : public std::runtime_error {
+class TANDEM_API Error : public std::runtime_error {
  public:
   /// Creates an error of the given category with a one-line message.
   explicit Error(std::string message, ErrorCategory category = ErrorCategory::InvalidArgument)

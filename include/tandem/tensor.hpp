@@ -11,6 +11,8 @@
 #include <string>
 #include <type_traits>
 
+#include "tandem/export.hpp"
+
 namespace tandem {
 inline namespace v1 {
 
@@ -19,13 +21,14 @@ inline namespace v1 {
 enum class DType : std::uint8_t { F32, I32, BF16 };
 
 /// Size in bytes of one element of @p dtype.
-std::size_t dtype_size(DType dtype) noexcept;
+TANDEM_API std::size_t dtype_size(DType dtype) noexcept;
 /// "f32", "i32" or "bf16".
-const char* dtype_name(DType dtype) noexcept;
+TANDEM_API const char* dtype_name(DType dtype) noexcept;
 
 /// A shape of rank 0..4. Dimensions are non-negative.
-class Shape {
+class TANDEM_API Shape {
  public:
+  /// The largest rank a shape may have.
   static constexpr int kMaxRank = 4;
 
   /// Rank-0 shape (a scalar, one element).
@@ -48,7 +51,8 @@ class Shape {
   /// "(2, 3, 4)".
   [[nodiscard]] std::string str() const;
 
-  friend bool operator==(const Shape& a, const Shape& b) noexcept;
+  /// True when both shapes have the same rank and dimensions.
+  friend TANDEM_API bool operator==(const Shape& a, const Shape& b) noexcept;
 
  private:
   std::array<std::int64_t, kMaxRank> dims_{};
@@ -60,12 +64,13 @@ class Shape {
 enum class Alignment : std::size_t { Cache = 64, Page = 4096 };
 
 namespace detail {
+/// The shared, aligned allocation behind tensors (private to the library).
 struct Storage;
-}
+}  // namespace detail
 
 /// A tensor: a shape, strides (in elements) and a view into shared storage.
 /// Copying a Tensor shares its data, as a handle does; clone() copies the data.
-class Tensor {
+class TANDEM_API Tensor {
  public:
   /// An undefined tensor (no storage); defined() is false. Used for optional arguments.
   Tensor() = default;
@@ -87,9 +92,13 @@ class Tensor {
   [[nodiscard]] std::size_t byte_offset() const noexcept {
     return static_cast<std::size_t>(offset_) * dtype_size(dtype_);
   }
+  /// The shape of the viewed elements.
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  /// The element type.
   [[nodiscard]] DType dtype() const noexcept { return dtype_; }
+  /// Number of dimensions.
   [[nodiscard]] int rank() const noexcept { return shape_.rank(); }
+  /// Number of viewed elements.
   [[nodiscard]] std::int64_t numel() const noexcept { return shape_.numel(); }
   /// Dimension @p i; negative counts from the end.
   [[nodiscard]] std::int64_t dim(int i) const { return shape_[i]; }
@@ -103,6 +112,7 @@ class Tensor {
   /// Typed pointer to the first element. Throws if T does not match dtype() (bf16 is
   /// read as std::uint16_t) or the tensor is undefined.
   template <class T> [[nodiscard]] T* data();
+  /// Read-only typed pointer to the first element; same checks as the mutable overload.
   template <class T> [[nodiscard]] const T* data() const;
 
   /// A view with a new shape over the same elements; needs a contiguous tensor and the

@@ -226,6 +226,15 @@ TEST(Rules, ParsesGroupsRangesPhasesAndLastRuleWins) {
   EXPECT_EQ(device_of(OpKind::LayerNorm, 1, Phase::Forward), 0);
 }
 
+TEST(Rules, NameXrtCardsLikeOpenclDevices) {
+  const Rules rules = parse_rules("ops=gemm -> xrt\nops=gelu -> xrt:2\n", "x.rules");
+  ASSERT_EQ(rules.rules.size(), 2u);
+  EXPECT_EQ(rules.rules[0].device, "xrt:0");
+  EXPECT_EQ(rules.rules[1].device, "xrt:2");
+  EXPECT_NE(error_of([] { (void)parse_rules("ops=gemm -> xrt:a\n", "x.rules"); }).find("unknown device 'xrt:a'"),
+            std::string::npos);
+}
+
 TEST(Rules, MalformedLinesNameFileAndLine) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"ops=gemm opencl:0", "f.rules:2: expected 'selectors -> device'"},

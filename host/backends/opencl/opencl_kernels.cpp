@@ -2,8 +2,8 @@
 
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <utility>
+#include <vector>
 
 #include "backends/opencl/cl_status.hpp"
 #include "tandem/error.hpp"
@@ -43,7 +43,7 @@ OpenclKernels::OpenclKernels(const OpenclOptions& options)
 OpenclKernels::~OpenclKernels() { queue_.finish(); }
 
 void OpenclKernels::build(std::string_view family) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(launch_mutex());
   program(family);
 }
 
@@ -78,23 +78,45 @@ cl::Kernel& OpenclKernels::kernel(std::string_view family, std::string_view name
   return kernels_.emplace(std::string(name), std::move(k)).first->second;
 }
 
-Arg i32(std::int64_t v) {
-  if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
-    throw Error("opencl: kernel argument " + std::to_string(v) + " does not fit the kernels' 32-bit int");
-  return {Arg::Kind::Int, nullptr, static_cast<std::int32_t>(v)};
-}
+// The kernels of one op on the backend's queue: each tensor wrapped once, inputs migrated
+// asynchronously, outputs mapped back by finish().
+class OpenclLaunch final : public device::Launch {
+ public:
+  explicit OpenclLaunch(OpenclKernels& backend) : backend_(backend) {}
+  ~OpenclLaunch() override;
+  OpenclLaunch(const OpenclLaunch&) = delete;
+  OpenclLaunch& operator=(const OpenclLaunch&) = delete;
 
-Submission::Submission(OpenclKernels& backend) : backend_(backend), lock_(backend.mutex_) {}
+  void run(std::string_view family, std::string_view kernel, std::size_t groups, std::span<const device::Arg> args,
+           std::size_t local) override;
+  void finish() override;
 
-Submission::~Submission() {
+ private:
+  struct Wrapped {
+    cl::Buffer buffer;
+    bool on_device = false;
+    bool written = false;
+  };
+  cl::Buffer& bind(const device::Arg& arg, const cl::Kernel& kernel, cl_uint index, std::string_view kernel_name);
+
+  OpenclKernels& backend_;
+  std::map<const void*, Wrapped> buffers_;
+  std::vector<cl::Event> copies_;  // migrations the next kernel must wait for
+  bool finished_ = false;
+};
+
+std::unique_ptr<device::Launch> OpenclKernels::begin_launch() { return std::make_unique<OpenclLaunch>(*this); }
+
+OpenclLaunch::~OpenclLaunch() {
   if (!finished_) backend_.queue_.finish();
 }
 
-cl::Buffer& Submission::bind(const Arg& arg, const cl::Kernel& kernel, cl_uint index, std::string_view kernel_name) {
+cl::Buffer& OpenclLaunch::bind(const device::Arg& arg, const cl::Kernel& kernel, cl_uint index,
+                               std::string_view kernel_name) {
+  using Kind = device::Arg::Kind;
   const Tensor& t = *arg.tensor;
   if (!t.defined()) return backend_.dummy_;
-  void* host = t.dtype() == DType::I32 ? static_cast<void*>(const_cast<std::int32_t*>(t.data<std::int32_t>()))
-                                       : static_cast<void*>(const_cast<float*>(t.data<float>()));
+  void* host = device::host_pointer(t);
   Wrapped& w = buffers_[host];
   if (w.buffer() == nullptr) {
     cl_int status = CL_SUCCESS;
@@ -118,29 +140,30 @@ cl::Buffer& Submission::bind(const Arg& arg, const cl::Kernel& kernel, cl_uint i
     copies_.push_back(copied);
     w.on_device = true;
   }
-  if (arg.kind != Arg::Kind::In) w.written = true;
+  if (arg.kind != Kind::In) w.written = true;
   return w.buffer;
 }
 
-Submission& Submission::run(std::string_view family, std::string_view kernel_name, std::size_t groups,
-                            std::initializer_list<Arg> args, std::size_t local) {
+void OpenclLaunch::run(std::string_view family, std::string_view kernel_name, std::size_t groups,
+                       std::span<const device::Arg> args, std::size_t local) {
+  using Kind = device::Arg::Kind;
   cl::Kernel& k = backend_.kernel(family, kernel_name);
   cl_uint index = 0;
-  for (const Arg& a : args) {
+  for (const device::Arg& a : args) {
     cl_int status = CL_SUCCESS;
     switch (a.kind) {
-      case Arg::Kind::In:
-      case Arg::Kind::Out:
-      case Arg::Kind::InOut:
+      case Kind::In:
+      case Kind::Out:
+      case Kind::InOut:
         status = k.setArg(index, bind(a, k, index, kernel_name));
         break;
-      case Arg::Kind::Int:
+      case Kind::Int:
         status = k.setArg(index, a.i);
         break;
-      case Arg::Kind::Float:
+      case Kind::Float:
         status = k.setArg(index, a.f);
         break;
-      case Arg::Kind::ULong:
+      case Kind::ULong:
         status = k.setArg(index, static_cast<cl_ulong>(a.u));
         break;
     }
@@ -151,10 +174,9 @@ Submission& Submission::run(std::string_view family, std::string_view kernel_nam
   check(backend_.queue_.enqueueNDRangeKernel(k, cl::NullRange, cl::NDRange(groups * local), cl::NDRange(local),
                                              wait.empty() ? nullptr : &wait),
         "clEnqueueNDRangeKernel", kernel_name);
-  return *this;
 }
 
-void Submission::finish() {
+void OpenclLaunch::finish() {
   // Mapping a CL_MEM_USE_HOST_PTR buffer makes the host memory hold the device's result
   // (a no-op on CPU devices); unmapping hands the buffer back before it is released.
   std::vector<cl::Event> unmapped;

@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "backends/opencl/cl_status.hpp"
+#include "bitstream/manifest.hpp"
 #include "tandem/error.hpp"
 
 namespace tandem::opencl {
@@ -110,20 +110,14 @@ void ProgramCache::store(const cl::Program& program, const std::filesystem::path
 }
 
 std::filesystem::path fpga_binary(const DeviceInfo& device, const std::filesystem::path& bitstream_dir) {
-  const std::filesystem::path manifest = bitstream_dir / device.name / "manifest.json";
-  const std::string how = "build it for this platform with the Vitis or Intel flow described in fpga/README.md";
-  if (!std::filesystem::exists(manifest))
-    throw Error("opencl:" + std::to_string(device.index) + " (" + device.name + ") is an FPGA platform and needs a prebuilt binary: expected " +
-                    manifest.string() + "; " + how,
+  const std::optional<std::filesystem::path> manifest = bitstream::find_manifest_for_platform(device.name, bitstream_dir);
+  if (!manifest)
+    throw Error("opencl:" + std::to_string(device.index) + " (" + device.name +
+                    ") is an FPGA platform and needs a prebuilt binary: no manifest under " + bitstream_dir.string() +
+                    " names this platform or its card; add <card>/manifest.json there and build it with make -C fpga "
+                    "CARD=<card> (docs/fpga.md)",
                 ErrorCategory::Device);
-  std::ifstream in(manifest);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("binary") || !j["binary"].is_string())
-    throw Error(manifest.string() + ": expected a JSON object with a string field \"binary\"", ErrorCategory::Io);
-  const std::filesystem::path binary = manifest.parent_path() / j["binary"].get<std::string>();
-  if (!std::filesystem::exists(binary))
-    throw Error(manifest.string() + " names " + binary.string() + ", which does not exist; " + how, ErrorCategory::Device);
-  return binary;
+  return bitstream::binary_path(bitstream::load_manifest(*manifest), *manifest, bitstream::target_from_environment());
 }
 
 }  // namespace tandem::opencl

@@ -2,7 +2,8 @@
 // Building OpenCL programs. On CPU and GPU platforms a program is compiled from source and
 // its binary kept on disk, keyed by a hash of the source, the device, the driver version and
 // the build options, so the next run with the same kernels builds nothing. On FPGA platforms
-// nothing can be compiled at run time: the binary comes from bitstreams/<device>/manifest.json.
+// nothing can be compiled at run time: the binary comes from the card's manifest,
+// bitstreams/<card>/manifest.json (host/bitstream/manifest.hpp).
 
 #include <filesystem>
 #include <string>
@@ -38,9 +39,11 @@ class ProgramCache {
   int cache_hits_ = 0;
 };
 
-// The FPGA binary for @p device: reads <bitstream_dir>/<device name>/manifest.json and returns
-// the path of the .xclbin / .aocx it names. A missing manifest or binary is a Device error
-// saying which file was expected and how to build it.
+// The FPGA binary for @p device: the manifest under @p bitstream_dir whose platform is the
+// device's name (or whose card, e.g. u250, is a word of it), and its binary for the build target
+// XCL_EMULATION_MODE selects (hw when unset). No manifest, or a binary not built, is a Device
+// error naming what was expected and the command that builds it; a malformed manifest is an
+// Io error naming the file and the JSON pointer.
 std::filesystem::path fpga_binary(const DeviceInfo& device, const std::filesystem::path& bitstream_dir);
 
 }  // namespace tandem::opencl
