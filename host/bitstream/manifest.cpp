@@ -186,8 +186,9 @@ Manifest parse_manifest(std::string_view json_text, const std::string& where) {
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message carries the byte position; keep its last clause on one line.
+  } catch (const json::exception& e) {
+    // A syntax error or a number out of range; nlohmann's message carries the byte position,
+    // keep its last clause.
     std::string what = e.what();
     what = what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2);
     fail(where, "", "not valid JSON: " + what);

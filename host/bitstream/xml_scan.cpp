@@ -225,7 +225,8 @@ std::vector<XmlKernel> kernels_from_metadata(std::string_view xml, const std::st
     if (auto q = tag.attrs.find("addressQualifier"); q != tag.attrs.end()) {
       const auto v = to_number(q->second);
       if (!v)
-        throw Error(where + ": kernel " + k.name + " argument " + arg.name + ": bad addressQualifier \"" + q->second + "\"",
+        throw Error(printable(where + ": kernel " + k.name + " argument " + arg.name + ": bad addressQualifier \"" +
+                              q->second + "\""),
                     ErrorCategory::Io);
       arg.address_qualifier = qualifier_name(*v);
     }
