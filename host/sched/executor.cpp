@@ -12,6 +12,7 @@
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_group.h>
 
+#include "core/tsan.hpp"
 #include "tandem/error.hpp"
 
 namespace tandem::sched {
@@ -177,7 +178,12 @@ struct Executor::Step {
   // @p in_arena: the caller is a oneTBB task of this step (or the caller inside the arena),
   // so CPU work can be spawned locally; worker threads enqueue it into the arena instead.
   void submit_cpu(TaskId id, int device, bool in_arena) {
-    auto work = [this, id, device] { cpu_task(id, device); };
+    tsan::release(&tg);
+    auto work = [this, id, device] {
+      tsan::acquire(&tg);
+      cpu_task(id, device);
+      tsan::release(&report);
+    };
     if (in_arena) {
       tg.run(std::move(work));
     } else {
@@ -372,6 +378,7 @@ struct Executor::Step {
         if (t.deps.empty()) make_ready(t.id, true);
       tg.wait();
     });
+    tsan::acquire(&report);
     std::uint64_t seen = 0;
     for (;;) {
       {
@@ -381,8 +388,10 @@ struct Executor::Step {
         seen = cpu_epoch;
       }
       ex.arena_->execute([&] { tg.wait(); });
+      tsan::acquire(&report);
     }
     ex.arena_->execute([&] { tg.wait(); });
+    tsan::acquire(&report);
   }
 };
 

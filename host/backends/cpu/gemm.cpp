@@ -41,6 +41,8 @@
 #include <new>
 #include <utility>
 
+#include "core/tsan.hpp"
+
 #define TANDEM_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 
 namespace tandem::cpu {
@@ -570,12 +572,17 @@ void sgemm_avx512(const GemmArgs& g) {
     run(0);
     return;
   }
+  const char start = 0, done = 0;  // tokens for core/tsan.hpp
+  tsan::release(&start);
   tbb::parallel_for(
       tbb::blocked_range<i64>(0, tiles, 1),
-      [&run](const tbb::blocked_range<i64>& r) {
+      [&run, &start, &done](const tbb::blocked_range<i64>& r) {
+        tsan::acquire(&start);
         for (i64 t = r.begin(); t != r.end(); ++t) run(t);
+        tsan::release(&done);
       },
       tbb::simple_partitioner());
+  tsan::acquire(&done);
 }
 
 // ---------------------------------------------------------------------------
@@ -629,12 +636,17 @@ void sgemm_eigen(const GemmArgs& g) {
     for (i64 t = 0; t < chunks; ++t) run_chunk(t);
     return;
   }
+  const char start = 0, done = 0;  // tokens for core/tsan.hpp
+  tsan::release(&start);
   tbb::parallel_for(
       tbb::blocked_range<i64>(0, chunks, 1),
-      [&run_chunk](const tbb::blocked_range<i64>& r) {
+      [&run_chunk, &start, &done](const tbb::blocked_range<i64>& r) {
+        tsan::acquire(&start);
         for (i64 t = r.begin(); t != r.end(); ++t) run_chunk(t);
+        tsan::release(&done);
       },
       tbb::simple_partitioner());
+  tsan::acquire(&done);
 }
 
 bool cpu_has_avx512() {

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/tsan.hpp"
+
 namespace tandem::cpu {
 
 // Calls body(begin, end) over [0, n) in chunks of at least @p grain items, in parallel.
@@ -21,9 +23,16 @@ template <class Body> void parallel_for(std::int64_t n, std::int64_t grain, Body
     body(std::int64_t{0}, n);
     return;
   }
+  const char start = 0, done = 0;  // tokens for core/tsan.hpp
+  tsan::release(&start);
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); },
+                    [&](const tbb::blocked_range<std::int64_t>& r) {
+                      tsan::acquire(&start);
+                      body(r.begin(), r.end());
+                      tsan::release(&done);
+                    },
                     tbb::simple_partitioner());
+  tsan::acquire(&done);
 }
 
 // Grain for element-wise loops: big enough that a task amortises its scheduling cost.
