@@ -178,16 +178,19 @@ struct Executor::Step {
   // @p in_arena: the caller is a oneTBB task of this step (or the caller inside the arena),
   // so CPU work can be spawned locally; worker threads enqueue it into the arena instead.
   void submit_cpu(TaskId id, int device, bool in_arena) {
-    tsan::release(&tg);
+    // core/tsan.hpp: the hand-off to a TBB worker, stated for ThreadSanitizer.
     auto work = [this, id, device] {
-      tsan::acquire(&tg);
+      tsan::acquire(&tsan::kHandOff);
       cpu_task(id, device);
-      tsan::release(&report);
+      tsan::release(&tsan::kTaskDone);
     };
     if (in_arena) {
+      tsan::release(&tsan::kHandOff);
       tg.run(std::move(work));
     } else {
-      ex.arena_->enqueue(tg.defer(std::move(work)));
+      tbb::task_handle task = tg.defer(std::move(work));
+      tsan::release(&tsan::kHandOff);
+      ex.arena_->enqueue(std::move(task));
       wake_caller(true);
     }
   }
@@ -378,7 +381,6 @@ struct Executor::Step {
         if (t.deps.empty()) make_ready(t.id, true);
       tg.wait();
     });
-    tsan::acquire(&report);
     std::uint64_t seen = 0;
     for (;;) {
       {
@@ -388,10 +390,9 @@ struct Executor::Step {
         seen = cpu_epoch;
       }
       ex.arena_->execute([&] { tg.wait(); });
-      tsan::acquire(&report);
     }
     ex.arena_->execute([&] { tg.wait(); });
-    tsan::acquire(&report);
+    tsan::acquire(&tsan::kTaskDone);
   }
 };
 

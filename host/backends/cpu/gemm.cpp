@@ -572,17 +572,16 @@ void sgemm_avx512(const GemmArgs& g) {
     run(0);
     return;
   }
-  const char start = 0, done = 0;  // tokens for core/tsan.hpp
-  tsan::release(&start);
+  tsan::release(&tsan::kHandOff);  // core/tsan.hpp: tiles may run on another thread
   tbb::parallel_for(
       tbb::blocked_range<i64>(0, tiles, 1),
-      [&run, &start, &done](const tbb::blocked_range<i64>& r) {
-        tsan::acquire(&start);
+      [&run](const tbb::blocked_range<i64>& r) {
+        tsan::acquire(&tsan::kHandOff);
         for (i64 t = r.begin(); t != r.end(); ++t) run(t);
-        tsan::release(&done);
+        tsan::release(&tsan::kTaskDone);
       },
       tbb::simple_partitioner());
-  tsan::acquire(&done);
+  tsan::acquire(&tsan::kTaskDone);
 }
 
 // ---------------------------------------------------------------------------
@@ -636,17 +635,16 @@ void sgemm_eigen(const GemmArgs& g) {
     for (i64 t = 0; t < chunks; ++t) run_chunk(t);
     return;
   }
-  const char start = 0, done = 0;  // tokens for core/tsan.hpp
-  tsan::release(&start);
+  tsan::release(&tsan::kHandOff);  // core/tsan.hpp: tiles may run on another thread
   tbb::parallel_for(
       tbb::blocked_range<i64>(0, chunks, 1),
-      [&run_chunk, &start, &done](const tbb::blocked_range<i64>& r) {
-        tsan::acquire(&start);
+      [&run_chunk](const tbb::blocked_range<i64>& r) {
+        tsan::acquire(&tsan::kHandOff);
         for (i64 t = r.begin(); t != r.end(); ++t) run_chunk(t);
-        tsan::release(&done);
+        tsan::release(&tsan::kTaskDone);
       },
       tbb::simple_partitioner());
-  tsan::acquire(&done);
+  tsan::acquire(&tsan::kTaskDone);
 }
 
 bool cpu_has_avx512() {

@@ -23,16 +23,15 @@ template <class Body> void parallel_for(std::int64_t n, std::int64_t grain, Body
     body(std::int64_t{0}, n);
     return;
   }
-  const char start = 0, done = 0;  // tokens for core/tsan.hpp
-  tsan::release(&start);
+  tsan::release(&tsan::kHandOff);  // core/tsan.hpp: chunks may run on another thread
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
                     [&](const tbb::blocked_range<std::int64_t>& r) {
-                      tsan::acquire(&start);
+                      tsan::acquire(&tsan::kHandOff);
                       body(r.begin(), r.end());
-                      tsan::release(&done);
+                      tsan::release(&tsan::kTaskDone);
                     },
                     tbb::simple_partitioner());
-  tsan::acquire(&done);
+  tsan::acquire(&tsan::kTaskDone);
 }
 
 // Grain for element-wise loops: big enough that a task amortises its scheduling cost.
