@@ -25,12 +25,16 @@ PACKAGES=(
   ocl-icd-opencl-dev opencl-headers opencl-clhpp-headers pocl-opencl-icd clinfo
   libxrt-dev uuid-dev libopenmpi-dev openmpi-bin libvalijson-dev doxygen
 )
+# Only ./run.sh test-fuzz needs these: libFuzzer ships with clang's runtime, not with GCC.
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 say() { printf 'run.sh: %s\n' "$*"; }
 
+# install_missing [PACKAGE...]: the named packages (default: PACKAGES) that dpkg lacks.
 install_missing() {
-  local missing=() pkg
-  for pkg in "${PACKAGES[@]}"; do
+  local missing=() pkg wanted=("$@")
+  [ $# -eq 0 ] && wanted=("${PACKAGES[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -129,7 +133,7 @@ run_test_sanitize() {
 # build-fuzz/artifacts/ and fails the command.
 run_test_fuzz() {
   local seconds=${1:-20} dir="$ROOT/build-fuzz"
-  install_missing
+  install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
   local args=(--preset fuzz)
   command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake "${args[@]}" >/dev/null

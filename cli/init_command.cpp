@@ -102,6 +102,7 @@ void run_init(const InitOptions& o) {
   if (config.architecture != models::Architecture::Gpt2LMHead) {
     throw Error(o.config + ": init supports GPT2LMHeadModel only, the config is " + architecture_name(config.architecture));
   }
+  models::check_fits_in_memory(config, o.config);
   std::unique_ptr<models::Model> model = models::make_model(config);
   initialise(*model, initializer_range(text), o.seed);
   models::save_model(*model, o.out);

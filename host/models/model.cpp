@@ -1,6 +1,10 @@
 #include "models/model.hpp"
 
+#include <unistd.h>
+
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <map>
 #include <utility>
 #include <vector>
@@ -29,8 +33,44 @@ std::unique_ptr<Model> make_model(const ModelConfig& config) {
   return std::make_unique<Gpt2>(config);
 }
 
+namespace {
+
+// The embedding tables and every layer's weight matrices, a lower bound on the real count
+// (biases and LayerNorms left out). In double: with dimensions up to 2^24 the exact product
+// can pass int64.
+double parameter_lower_bound(const ModelConfig& c) {
+  const double hidden = static_cast<double>(c.hidden);
+  const double embeddings = static_cast<double>(c.vocab + c.max_positions + c.type_vocab) * hidden;
+  const double per_layer = 4.0 * hidden * hidden + 2.0 * hidden * static_cast<double>(c.intermediate);
+  return embeddings + static_cast<double>(c.layers) * per_layer;
+}
+
+std::string gib(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g GiB", bytes / std::ldexp(1.0, 30));
+  return text;
+}
+
+}  // namespace
+
+void check_fits_in_memory(const ModelConfig& config, const std::string& origin) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return;  // unknown: let the allocation decide
+  const double physical = static_cast<double>(pages) * static_cast<double>(page_size);
+  const double parameters = parameter_lower_bound(config);
+  const double needed = parameters * 2.0 * sizeof(float);  // value + gradient
+  if (needed > physical) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", parameters);
+    throw Error(origin + ": the model has at least " + count + " parameters, " + gib(needed) +
+                    " with their gradients, more than this machine's " + gib(physical) + " of memory",
+                ErrorCategory::Io);
+  }
+}
+
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir) {
   ModelConfig config = load_config(dir / "config.json");
+  check_fits_in_memory(config, (dir / "config.json").string());
   const io::SafetensorsReader weights(dir / "model.safetensors");
   if (is_bert(config)) {
     auto bert = std::make_unique<Bert>(std::move(config));

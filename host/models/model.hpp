@@ -56,6 +56,11 @@ class Model {
   [[nodiscard]] virtual std::vector<Linear*> linears() { return {}; }
 };
 
+// Fails, naming @p origin (the config's file), when a model with @p config could not hold its
+// parameters and their gradients (f32 each) in this machine's physical memory: a config can
+// ask for terabytes within its per-dimension bounds, and allocating it would end in
+// std::bad_alloc or the kernel's out-of-memory killer instead of a message.
+void check_fits_in_memory(const ModelConfig& config, const std::string& origin);
 // Loads config.json and model.safetensors from @p dir (Hugging Face layout).
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir);
 // A model with @p config and parameters zero (LayerNorm weights one), for loading or tests.

@@ -138,6 +138,9 @@ def configs():
         config_with(GPT2_CONFIG, n_embd="64"))
     add("config/huge_dimension/config.json", c, "n_embd", "n_embd 2^62: 4·n_embd would overflow",
         config_with(GPT2_CONFIG, n_embd=1 << 62, n_head=1))
+    add("config/larger_than_memory/config.json", c, "more than this machine's",
+        "n_layer 4096, n_embd 65536: every dimension in range, but about 2.1e14 parameters",
+        config_with(GPT2_CONFIG, n_layer=4096, n_embd=65536, n_head=64))
     add("config/epsilon_out_of_float_range/config.json", c, "layer_norm_epsilon",
         "layer_norm_epsilon 1e300, beyond float's range", config_with(GPT2_CONFIG, layer_norm_epsilon=1e300))
     add("config/bert_bad_architecture/config.json", c, "BertForTokenClassification",
