@@ -68,9 +68,11 @@ Session::Session(models::Model& model, SessionOptions options)
   cost_ = std::make_unique<CostModel>(std::move(costs));
   executor_ = std::make_unique<Executor>(devices_, options_.executor);
   trace_ = std::make_unique<Trace>(devices_);
+  // Frozen parameters (the base weights under LoRA) get no moments: for GPT-2 small that
+  // would be 1 GB of zeros.
   for (const models::Parameter& p : model_.parameters()) {
-    m_.push_back(Tensor::zeros(p.value.shape()));
-    v_.push_back(Tensor::zeros(p.value.shape()));
+    m_.push_back(p.trainable ? Tensor::zeros(p.value.shape()) : Tensor());
+    v_.push_back(p.trainable ? Tensor::zeros(p.value.shape()) : Tensor());
   }
 }
 
@@ -96,6 +98,9 @@ void Session::record_adamw(graph::Recorder& rec, const AdamWArgs& args) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     models::Parameter& p = params[i];
     if (!p.trainable) continue;
+    if (!m_[i].defined())
+      throw Error("step: parameter " + p.name + " became trainable after the session was created, so it has no AdamW moments",
+                  ErrorCategory::Internal);
     AdamWArgs a = args;
     if (!p.decay) a.weight_decay = 0.0f;
     rec.set_scope({layer_of(p.name), Phase::Optimizer});

@@ -103,7 +103,8 @@ class Session {
   // the update, leaving parameters and moments as they were. Ignores options.optimizer.
   TrainStepResult train_step(std::span<const data::Batch> micro_batches, const TrainStepArgs& args);
 
-  // AdamW moments in the order of model.parameters() (frozen ones included, left at zero),
+  // AdamW moments in the order of model.parameters() (an undefined Tensor for a parameter
+  // that was frozen when the session was created),
   // for checkpoints; and the number of updates applied, which drives bias correction.
   [[nodiscard]] std::vector<Tensor>& first_moments() noexcept { return m_; }
   [[nodiscard]] std::vector<Tensor>& second_moments() noexcept { return v_; }

@@ -404,8 +404,10 @@ json agreement_facts(const TrainConfig& c, models::Model& model, const models::M
   return facts;
 }
 
+// Every rank holds the same defined tensors (their shapes were checked to agree).
 void broadcast_all(dist::Communicator& comm, std::span<Tensor> tensors) {
-  for (Tensor& t : tensors) comm.broadcast({t.data<float>(), static_cast<std::size_t>(t.numel())}, 0);
+  for (Tensor& t : tensors)
+    if (t.defined()) comm.broadcast({t.data<float>(), static_cast<std::size_t>(t.numel())}, 0);
 }
 
 }  // namespace
