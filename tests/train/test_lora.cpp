@@ -373,7 +373,8 @@ TEST(LoraGraph, BackwardCostsLessThanFullFineTuning) {
 }
 
 // A few AdamW steps through the scheduler's Session (record, place on the CPU, run): the loss
-// falls, the adapters move, and every base parameter stays bitwise as loaded.
+// falls, the adapters move, every base parameter stays bitwise as loaded, and only the
+// adapters have AdamW moments (frozen weights would double the model's memory for nothing).
 TEST(LoraSession, StepsTrainOnlyTheAdapters) {
   auto model = load("gpt2-tiny"), base = load("gpt2-tiny");
   train::apply_lora(*model, config_for(*model, 4, 8.0f, 0.1f), 1);
@@ -383,6 +384,11 @@ TEST(LoraSession, StepsTrainOnlyTheAdapters) {
   options.use_history = false;
   options.adamw.lr = 1e-2f;
   sched::Session session(*model, options);
+  const std::span<const Parameter> params = model->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    EXPECT_EQ(session.first_moments()[i].defined(), params[i].trainable) << params[i].name;
+    EXPECT_EQ(session.second_moments()[i].defined(), params[i].trainable) << params[i].name;
+  }
   const data::Batch batch = batch_of("gpt2-tiny");
   std::vector<float> losses;
   for (int step = 0; step < 6; ++step) {
