@@ -45,12 +45,6 @@ double parameter_lower_bound(const ModelConfig& c) {
   return embeddings + static_cast<double>(c.layers) * per_layer;
 }
 
-std::string gib(double bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g GiB", bytes / std::ldexp(1.0, 30));
-  return text;
-}
-
 }  // namespace
 
 void check_fits_in_memory(const ModelConfig& config, const std::string& origin) {
@@ -60,11 +54,12 @@ void check_fits_in_memory(const ModelConfig& config, const std::string& origin) 
   const double parameters = parameter_lower_bound(config);
   const double needed = parameters * 2.0 * sizeof(float);  // value + gradient
   if (needed > physical) {
-    char count[32];
-    std::snprintf(count, sizeof count, "%.3g", parameters);
-    throw Error(origin + ": the model has at least " + count + " parameters, " + gib(needed) +
-                    " with their gradients, more than this machine's " + gib(physical) + " of memory",
-                ErrorCategory::Io);
+    char problem[160];
+    std::snprintf(problem, sizeof problem,
+                  ": the model has at least %.3g parameters, %.3g GiB with their gradients, more than this machine's "
+                  "%.3g GiB of memory",
+                  parameters, needed / std::ldexp(1.0, 30), physical / std::ldexp(1.0, 30));
+    throw Error(origin + problem, ErrorCategory::Io);
   }
 }
 
